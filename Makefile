@@ -1,0 +1,49 @@
+# colostack: `make demo` provisions a local demo host, `make test` runs every test.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+VENV := .venv
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := podman runc mmdebstrap uidmap fuse-overlayfs slirp4netns
+export CONTAINERS_CONF := $(CURDIR)/molecule/images/containers.conf
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export ANSIBLE_FORCE_COLOR := false
+export PY_COLORS := 0
+
+.PHONY: deps venv images lint test demo demo-clean clean
+
+deps:
+	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(APT_PACKAGES); }
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt constraints.txt python/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt -c constraints.txt
+	$(VENV)/bin/pip install -q -e 'python[cost,control]' -c constraints.txt
+	touch $@
+
+images: deps
+	molecule/images/build.sh
+
+lint: venv
+	ruff check python bench tests
+	cd python && mypy
+	ansible-lint
+
+test: deps venv images
+	$(VENV)/bin/pytest
+
+demo: deps venv
+	molecule/images/build.sh
+	inventories/demo/host.sh up
+	ansible-playbook site.yml -i inventories/demo
+	inventories/demo/host.sh info
+
+demo-clean:
+	inventories/demo/host.sh down
+
+clean: demo-clean
+	rm -rf $(VENV) .cache
