@@ -1,0 +1,89 @@
+"""`colostack rollout`: run a playbook inside the current maintenance window and report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from colostack.rollout.report import RunReport, write_report
+from colostack.rollout.runner import RolloutConfig, run_rollout
+from colostack.windows import WindowSpec, WindowSpecError, window_at
+
+EXIT_CODES = {"succeeded": 0, "halted": 1, "cancelled": 3, "refused": 4}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("rollout", help="run a rollout playbook with a deadline")
+    parser.add_argument("playbook", type=Path)
+    parser.add_argument("-i", "--inventory", type=Path, required=True)
+    parser.add_argument("-l", "--limit")
+    parser.add_argument("-e", "--extra-vars", action="append", default=[],
+                        help="key=value or a YAML/JSON mapping; repeatable")
+    parser.add_argument("--report-dir", type=Path, default=Path("/var/lib/colostack/rollouts"))
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd())
+    stop = parser.add_mutually_exclusive_group()
+    stop.add_argument("--deadline", type=datetime.fromisoformat, help="hard stop, ISO with offset")
+    stop.add_argument("--window", help="window JSON; the hard stop is the current window's end")
+    parser.set_defaults(func=_cmd_rollout)
+
+
+def _extravars(items: list[str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in items:
+        parsed = yaml.safe_load(item)
+        if isinstance(parsed, dict):
+            result.update(parsed)
+        else:
+            key, _, value = item.partition("=")
+            result[key] = value
+    return result
+
+
+def _deadline(args: argparse.Namespace) -> datetime | None:
+    if args.window is None:
+        deadline: datetime | None = args.deadline
+        return deadline
+    window = window_at(WindowSpec.from_mapping(json.loads(args.window)), datetime.now(UTC))
+    if window is None:
+        raise WindowSpecError("not inside the maintenance window; nothing started")
+    return window.end
+
+
+def _cmd_rollout(args: argparse.Namespace) -> int:
+    started = datetime.now(UTC).replace(microsecond=0).isoformat()
+    try:
+        deadline = _deadline(args)
+    except (WindowSpecError, json.JSONDecodeError) as exc:
+        report = RunReport(str(args.playbook), str(args.inventory), started,
+                           cancel_reason=str(exc))
+        write_report(report, args.report_dir)
+        print(f"rollout refused: {exc}", file=sys.stderr)
+        return EXIT_CODES["refused"]
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    config = RolloutConfig(
+        playbook=args.playbook, inventory=args.inventory, report_dir=args.report_dir,
+        project_dir=args.project_dir, extravars=_extravars(args.extra_vars), limit=args.limit,
+        deadline=deadline,
+    )
+    report = run_rollout(config, stop)
+    path = write_report(report, args.report_dir)
+    if report.previous and report.previous["outcome"] != "succeeded":
+        print(f"previous run ({report.previous['started']}) was {report.previous['outcome']}")
+    print(report.summary())
+    print(f"report: {path}")
+    return EXIT_CODES[report.outcome]
