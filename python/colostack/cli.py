@@ -8,7 +8,14 @@ import sys
 from collections.abc import Sequence
 
 # Each module exposes register(subparsers) and sets a `func` default returning an exit code.
-_COMMAND_MODULES: tuple[str, ...] = ("windows.cli", "rollout.cli")
+_COMMAND_MODULES: tuple[str, ...] = (
+    "windows.cli",
+    "rollout.cli",
+    "profile.command",
+    "cost.command",
+    "tco.command",
+    "powercap",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

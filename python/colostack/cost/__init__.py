@@ -1,0 +1,1 @@
+"""Per-service GPU and storage usage in Redis, and the monthly chargeback built from it."""

@@ -1,0 +1,105 @@
+"""Write a bill as CSV, JSON and one self-contained HTML page (charts inlined as base64 PNG)."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from colostack.cost.chargeback import Bill
+
+COLUMNS = ("service", "gpu_hours", "gpu_kwh", "storage_gb_month",
+           "hardware", "power", "rent", "storage", "total")
+
+
+def rows(bill: Bill) -> list[dict[str, str]]:
+    out = []
+    for line in bill.lines:
+        out.append({
+            "service": line.service, "gpu_hours": f"{line.gpu_hours:.3f}",
+            "gpu_kwh": f"{line.gpu_kwh:.3f}", "storage_gb_month": f"{line.storage_gb_month:.3f}",
+            "hardware": f"{line.hardware:.2f}", "power": f"{line.power:.2f}",
+            "rent": f"{line.rent:.2f}", "storage": f"{line.storage:.2f}",
+            "total": f"{line.total:.2f}",
+        })
+    return out
+
+
+def write_csv(bill: Bill, path: Path) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=COLUMNS)
+        w.writeheader()
+        w.writerows(rows(bill))
+
+
+def write_json(bill: Bill, path: Path) -> None:
+    doc = {"month": bill.month, "currency": bill.currency, "total": round(bill.total, 2),
+           "services": rows(bill), "gpu_hours_by_day": bill.gpu_hours_by_day}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+
+
+def _png(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def charts(bill: Bill) -> tuple[str, str]:
+    parts = ("hardware", "power", "rent", "storage")
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    names = [line.service for line in bill.lines]
+    bottom = [0.0] * len(names)
+    for part in parts:
+        vals = [getattr(line, part) for line in bill.lines]
+        ax.bar(names, vals, bottom=bottom, label=part)
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    ax.set_ylabel(bill.currency)
+    ax.set_title(f"Cost per service, {bill.month}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    cost_png = _png(fig)
+
+    fig = Figure(figsize=(7, 3.5))
+    ax = fig.subplots()
+    days = list(bill.gpu_hours_by_day)
+    bottom = [0.0] * len(days)
+    for service in names:
+        vals = [bill.gpu_hours_by_day[d].get(service, 0.0) for d in days]
+        ax.bar([d[-2:] for d in days], vals, bottom=bottom, label=service)
+        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    ax.set_xlabel("day of month")
+    ax.set_ylabel("GPU-hours")
+    ax.set_title(f"GPU-hours per day, {bill.month}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return cost_png, _png(fig)
+
+
+def write_html(bill: Bill, path: Path, note: str = "") -> None:
+    cost_png, hours_png = charts(bill)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+    body = "".join(
+        f'<tr data-service="{html.escape(r["service"])}">'
+        + "".join(f"<td>{html.escape(r[c])}</td>" for c in COLUMNS) + "</tr>"
+        for r in rows(bill))
+    cur = html.escape(bill.currency)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Chargeback {bill.month}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #999;padding:4px 8px;text-align:right}}td:first-child{{text-align:left}}
+.note{{color:#a00}}</style></head><body>
+<h1>GPU chargeback, {bill.month}</h1>
+{f'<p class="note">{html.escape(note)}</p>' if note else ''}
+<p>Total: <strong id="total">{bill.total:.2f}</strong> <span id="currency">{cur}</span></p>
+<table id="services"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+<h2>Cost per service</h2><img id="cost-chart" alt="cost per service"
+ src="data:image/png;base64,{cost_png}">
+<h2>GPU-hours per day</h2><img id="hours-chart" alt="GPU-hours per day"
+ src="data:image/png;base64,{hours_png}">
+</body></html>
+"""
+    path.write_text(page)

@@ -1,0 +1,91 @@
+"""`colostack profile`: record GPU samples (NVML) or replay a recording, then summarise it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+from dataclasses import asdict
+from pathlib import Path
+
+from colostack.profile import samples as store
+from colostack.profile.analysis import Profile, Thresholds, analyse
+from colostack.profile.sampler import NvmlSampler, sample_forever
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("profile", help="sample GPUs via NVML and judge if the load is steady")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--replay", type=Path, help="analyse a JSONL recording instead of NVML")
+    src.add_argument("--replay-redis", metavar="URL", help="analyse the Redis stream of --host")
+    p.add_argument("--out", type=Path, help="JSONL file to append samples to")
+    p.add_argument("--redis-url", help="also append samples to a Redis stream")
+    p.add_argument("--redis-maxlen", type=int, default=300_000,
+                   help="cap of the Redis stream (30 days at 10 s with 1 GPU is 259,200)")
+    p.add_argument("--host", default=socket.gethostname())
+    p.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
+    p.add_argument("--duration", type=float, default=60.0, help="seconds to sample")
+    p.add_argument("--timeout", type=float, default=5.0, help="limit for each NVML call")
+    p.add_argument("--busy-util", type=float, default=Thresholds.busy_util_pct)
+    p.add_argument("--min-busy-hours", type=float, default=Thresholds.min_busy_hours_per_day)
+    p.add_argument("--max-cv", type=float, default=Thresholds.max_cv)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+
+
+def _record(args: argparse.Namespace) -> list[store.Sample]:
+    import redis  # noqa: PLC0415 (optional dependency)
+
+    client = redis.Redis.from_url(args.redis_url) if args.redis_url else None
+    if args.out and not args.out.exists():
+        store.write_header(args.out, args.host, synthetic=False, source="nvml")
+    collected: list[store.Sample] = []
+    with NvmlSampler(timeout_s=args.timeout) as sampler:
+        for batch in sample_forever(sampler, args.interval, args.duration):
+            collected.extend(batch)
+            if args.out:
+                store.append_jsonl(args.out, batch)
+            if client is not None:
+                store.append_redis(client, args.host, batch, args.redis_maxlen)
+    return collected
+
+
+def _print(profile: Profile, synthetic: bool) -> None:
+    if synthetic:
+        print("NOTE: this recording is SYNTHETIC, not from real hardware")
+    print(f"period: {profile.days:.2f} days")
+    print(f"{'gpu':>3} {'p50%':>6} {'p95%':>6} {'cv':>5} {'busy h/d':>8} {'mem p95':>7} "
+          f"{'mem sat':>7} {'W avg':>6}")
+    for g in profile.gpus:
+        print(f"{g.gpu:>3} {g.util_p50:6.1f} {g.util_p95:6.1f} {g.util_cv:5.2f} "
+              f"{g.busy_hours_per_day:8.2f} {g.mem_p95_frac:7.0%} "
+              f"{g.mem_saturated_frac_of_time:7.1%} {g.mean_power_w:6.0f}")
+    print(f"sizing: p95 demand {profile.demand_p95_gpus:.2f} GPUs over "
+          f"{profile.sizing_days:.1f} days + headroom -> {profile.suggested_gpus} GPUs, "
+          f"{profile.suggested_mem_gib:.0f} GiB GPU memory")
+    verdict = "yes" if profile.steady else "no"
+    print(f"steady enough to own? {verdict}: " + "; ".join(profile.reasons))
+
+
+def run(args: argparse.Namespace) -> int:
+    th = Thresholds(busy_util_pct=args.busy_util, min_busy_hours_per_day=args.min_busy_hours,
+                    max_cv=args.max_cv)
+    synthetic = False
+    if args.replay:
+        rec = store.read_jsonl(args.replay)
+        samples, synthetic = rec.samples, rec.synthetic
+    elif args.replay_redis:
+        import redis  # noqa: PLC0415 (optional dependency)
+
+        samples = list(store.read_redis(redis.Redis.from_url(args.replay_redis), args.host))
+    else:
+        samples = _record(args)
+    if not samples:
+        print("error: no samples to analyse")
+        return 2
+    profile = analyse(samples, th)
+    if args.json:
+        print(json.dumps({"synthetic": synthetic, **asdict(profile)}, indent=2))
+    else:
+        _print(profile, synthetic)
+    return 0
