@@ -15,6 +15,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "cost.command",
     "tco.command",
     "powercap",
+    "validate.cli",
 )
 
 

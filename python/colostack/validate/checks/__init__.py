@@ -1,0 +1,1 @@
+"""Check families. Each module exposes `run(ctx) -> list[CheckResult]`."""

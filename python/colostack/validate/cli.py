@@ -1,0 +1,125 @@
+"""`colostack validate`: parse arguments, pick the readings source, print and write the report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from colostack.validate import baseline, output, power_cap
+from colostack.validate.model import ExitCode
+from colostack.validate.nvml_source import NvmlReadings
+from colostack.validate.readings import (
+    ReadingError,
+    Readings,
+    Recorder,
+    ReplayReadings,
+    SourceError,
+)
+from colostack.validate.runner import Report, validate
+from colostack.validate.settings import Settings
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("validate", help="validate GPU health (exit 0 healthy, 1 unhealthy, "
+                              "2 could not validate)", description=__doc__)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--replay", type=Path, metavar="FILE", help="judge a recording, not hardware")
+    src.add_argument("--record", type=Path, metavar="FILE",
+                     help="save every raw reading and bandwidth sample as JSON")
+    p.add_argument("--baseline", type=Path, metavar="REPORT",
+                   help="earlier JSON report; flag regressions (bandwidth down more than 5%%)")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
+    p.add_argument("--prom", type=Path, metavar="FILE", help="write a node_exporter textfile here")
+    p.add_argument("--set-power-cap", action="append", default=[], metavar="[GPU=]WATTS",
+                   help="apply this power cap (all GPUs, or one) within NVML's constraints, "
+                        "then check it; in replay, only checked. Repeatable")
+    p.add_argument("--expect-gpus", type=int, help="GPU count (default: the SKU profile's)")
+    p.add_argument("--expect-driver", help="pinned driver version, e.g. 550.163.01")
+    p.add_argument("--expect-cuda", help="pinned CUDA driver version, e.g. 12.4")
+    p.add_argument("--expect-vbios", help="pinned VBIOS version")
+    p.add_argument("--bandwidth-floor", type=float, metavar="FRACTION",
+                   help="HBM copy floor as a fraction of peak (default: the SKU profile's)")
+    p.add_argument("--bandwidth-reps", type=int, default=5, help="copy samples per GPU (median)")
+    p.add_argument("--temp-margin", type=float, default=5.0, help="degrees C below NVML limits")
+    p.add_argument("--xid-window", type=float, default=120.0, metavar="MINUTES",
+                   help="only XIDs this recent count")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds per NVML call")
+    p.add_argument("--failures-only", action="store_true", help="print only non-passing rows")
+    p.add_argument("--quiet", action="store_true", help="print no table")
+    p.set_defaults(func=run)
+
+
+def _settings(args: argparse.Namespace, caps: dict[int, float]) -> Settings:
+    return Settings(expect_gpus=args.expect_gpus, expect_driver=args.expect_driver,
+                    expect_cuda=args.expect_cuda, expect_vbios=args.expect_vbios,
+                    power_caps_w=caps, bandwidth_floor=args.bandwidth_floor,
+                    temp_margin_c=args.temp_margin, xid_window_s=args.xid_window * 60)
+
+
+def _open_source(args: argparse.Namespace) -> tuple[Readings, str, bool]:
+    if args.replay:
+        replay = ReplayReadings.load(args.replay)
+        return replay, f"replay:{args.replay}", replay.synthetic
+    return (NvmlReadings(args.timeout, bandwidth_reps=args.bandwidth_reps,
+                         xid_window_s=args.xid_window * 60), "nvml", False)
+
+
+def _apply_caps(args: argparse.Namespace, readings: Readings) -> tuple[dict[int, float], list[str]]:
+    if not args.set_power_cap:
+        return {}, []
+    caps = power_cap.parse_caps(args.set_power_cap, int(readings.system("gpu_count")))
+    plans = power_cap.plan(readings, caps)
+    if args.replay:
+        return caps, [f"power caps checked against the recording's constraints, not applied: "
+                      f"{ {p.gpu: p.watts for p in plans} }"]
+    changed = power_cap.apply(readings, plans)  # type: ignore[arg-type]
+    return caps, [f"power cap set: GPU {p.gpu} {p.current_w:g} W -> {p.watts:g} W" for p in changed]
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=False)
+    try:
+        readings, source, synthetic = _open_source(args)
+        baseline_report = json.loads(args.baseline.read_text()) if args.baseline else None
+    except (SourceError, OSError, ValueError) as exc:
+        print(f"could not validate: {exc}", file=sys.stderr)
+        return int(ExitCode.COULD_NOT_VALIDATE)
+    recorder = Recorder(readings) if args.record else None
+    try:
+        caps, notes = _apply_caps(args, recorder or readings)
+    except (power_cap.PowerCapError, ReadingError) as exc:
+        print(f"power cap not applied: {exc}", file=sys.stderr)
+        return int(ExitCode.COULD_NOT_VALIDATE)
+    report = validate(recorder or readings, _settings(args, caps), source, synthetic)
+    report.notes += notes
+    if baseline_report is not None:
+        report.results += baseline.compare(report.results, baseline_report)
+    if recorder is not None:
+        args.record.write_text(json.dumps(recorder.recording(
+            synthetic=False, note="recorded on hardware by colostack validate --record",
+            recorded_at=report.started), indent=1) + "\n")
+        report.notes.append(f"recording written to {args.record}")
+    _write(args, report, console)
+    close = getattr(readings, "close", None)
+    if close is not None:
+        close()
+    return int(report.exit_code)
+
+
+def _write(args: argparse.Namespace, report: Report, console: Console) -> None:
+    if args.json:
+        output.write_json(report, args.json)
+    if args.prom:
+        output.write_prom(report, args.prom)
+    if not args.quiet:
+        output.print_table(report, console, args.failures_only)
+        failures = [r for r in report.results if r.status.value != "pass"]
+        for r in failures:
+            print(f"{r.status.value.upper()}: {r.where} {r.check}: {r.reason}", file=sys.stderr)
+        console.print(f"verdict: {report.verdict} (exit {int(report.exit_code)}, "
+                      f"{report.duration_s * 1000:.1f} ms)")
