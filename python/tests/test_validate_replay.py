@@ -161,3 +161,10 @@ def test_baseline_flags_bandwidth_regression_over_five_percent(tmp_path: Path) -
     assert "-33" in failing[0]["reason"]
     same = main(["validate", "--replay", str(HEALTHY), "--baseline", str(before), "--quiet"])
     assert same == 0
+
+
+def test_cli_expected_cap_is_checked_without_applying(capsys: Capture) -> None:
+    code = main(["validate", "--replay", str(HEALTHY), "--expect-power-cap", "650", "--quiet"])
+    assert code == 1
+    assert "FAIL: GPU 0 power_cap: enforced 700 W, pinned cap 650 W" in capsys.readouterr().err
+    assert main(["validate", "--replay", str(HEALTHY), "--expect-power-cap", "950"]) == 2

@@ -38,6 +38,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--set-power-cap", action="append", default=[], metavar="[GPU=]WATTS",
                    help="apply this power cap (all GPUs, or one) within NVML's constraints, "
                         "then check it; in replay, only checked. Repeatable")
+    p.add_argument("--expect-power-cap", action="append", default=[], metavar="[GPU=]WATTS",
+                   help="check this cap without applying it (periodic runs). Repeatable")
     p.add_argument("--expect-gpus", type=int, help="GPU count (default: the SKU profile's)")
     p.add_argument("--expect-driver", help="pinned driver version, e.g. 550.163.01")
     p.add_argument("--expect-cuda", help="pinned CUDA driver version, e.g. 12.4")
@@ -70,15 +72,22 @@ def _open_source(args: argparse.Namespace) -> tuple[Readings, str, bool]:
 
 
 def _apply_caps(args: argparse.Namespace, readings: Readings) -> tuple[dict[int, float], list[str]]:
-    if not args.set_power_cap:
+    if not args.set_power_cap and not args.expect_power_cap:
         return {}, []
-    caps = power_cap.parse_caps(args.set_power_cap, int(readings.system("gpu_count")))
-    plans = power_cap.plan(readings, caps)
+    count = int(readings.system("gpu_count"))
+    expected = power_cap.parse_caps(args.expect_power_cap, count)
+    caps = power_cap.parse_caps(args.set_power_cap, count)
+    plans = power_cap.plan(readings, expected | caps)
+    if not caps:
+        return expected, []
+    plans = [p for p in plans if p.gpu in caps]
     if args.replay:
-        return caps, [f"power caps checked against the recording's constraints, not applied: "
-                      f"{ {p.gpu: p.watts for p in plans} }"]
+        return expected | caps, [
+            f"power caps checked against the recording's constraints, not applied: "
+            f"{ {p.gpu: p.watts for p in plans} }"]
     changed = power_cap.apply(readings, plans)  # type: ignore[arg-type]
-    return caps, [f"power cap set: GPU {p.gpu} {p.current_w:g} W -> {p.watts:g} W" for p in changed]
+    notes = [f"power cap set: GPU {p.gpu} {p.current_w:g} W -> {p.watts:g} W" for p in changed]
+    return expected | caps, notes
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,8 +127,11 @@ def _write(args: argparse.Namespace, report: Report, console: Console) -> None:
         output.write_prom(report, args.prom)
     if not args.quiet:
         output.print_table(report, console, args.failures_only)
-        failures = [r for r in report.results if r.status.value != "pass"]
-        for r in failures:
+    else:
+        for note in report.notes:
+            print(note)
+    for r in report.results:  # always, so logs and the journal name the GPU and the check
+        if r.status.value != "pass":
             print(f"{r.status.value.upper()}: {r.where} {r.check}: {r.reason}", file=sys.stderr)
-        console.print(f"verdict: {report.verdict} (exit {int(report.exit_code)}, "
-                      f"{report.duration_s * 1000:.1f} ms)")
+    print(f"verdict: {report.verdict} (exit {int(report.exit_code)}, "
+          f"{report.duration_s * 1000:.1f} ms)")
