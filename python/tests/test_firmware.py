@@ -1,0 +1,205 @@
+"""playbooks/firmware_rollout.yml against the Redfish TEST EMULATOR (tests/fixtures/), with the
+real community.general redfish modules, for the happy path and each fault switch."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from ssl import create_default_context
+from typing import Any
+
+import pytest
+import yaml
+
+from colostack.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+EMULATOR = REPO / "tests" / "fixtures" / "redfish_emulator" / "emulator.py"
+PLAYBOOK = REPO / "playbooks" / "firmware_rollout.yml"
+GPU_IMAGE = {"HGX_FW_GPU_0": "96.00.AF.00.01", "HGX_FW_BMC_0": "24.10-1"}
+CX7_IMAGE = {"CX7_0": "28.43.1014"}
+IN_WINDOW = "2026-06-06T03:00+02:00"  # Saturday, inside Sat 02:00 + 4h Europe/Berlin
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+
+
+class Emulator:
+    def __init__(self, proc: subprocess.Popen[str], port: int, cert: Path) -> None:
+        self.proc, self.port, self.cert = proc, port, cert
+
+    def state(self) -> dict[str, Any]:
+        url = f"https://127.0.0.1:{self.port}/emulator/state"
+        with urllib.request.urlopen(url, context=create_default_context(cafile=self.cert)) as r:
+            data: dict[str, Any] = json.loads(r.read())
+            return data
+
+
+@pytest.fixture
+def cert(tmp_path: Path) -> Path:
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(tmp_path / "key.pem"), "-out", str(tmp_path / "cert.pem")],
+        check=True, capture_output=True,
+    )
+    return tmp_path / "cert.pem"
+
+
+@pytest.fixture
+def emulator(cert: Path) -> Iterator[Callable[[str], Emulator]]:
+    started: list[Emulator] = []
+
+    def start(fault: str = "none") -> Emulator:
+        proc = subprocess.Popen(
+            [sys.executable, str(EMULATOR), "--port", "0", "--fault", fault,
+             "--cert", str(cert), "--key", str(cert.parent / "key.pem")],
+            stdout=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().strip().removeprefix("port="))
+        started.append(Emulator(proc, port, cert))
+        return started[-1]
+
+    yield start
+    for emu in started:
+        emu.proc.terminate()
+        emu.proc.wait(timeout=10)
+
+
+def inventory(tmp_path: Path, cert: Path, bmcs: dict[str, Emulator], **extra: Any) -> Path:
+    (tmp_path / "gpu.json").write_text(json.dumps(GPU_IMAGE))
+    (tmp_path / "cx7.json").write_text(json.dumps(CX7_IMAGE))
+    group_vars = {
+        "firmware_rollout_bmc_username": "admin",
+        "firmware_rollout_bmc_password": "emulator-accepts-anything",
+        "firmware_rollout_bmc_ca_path": str(cert),
+        "firmware_rollout_poll_delay": 1,
+        "firmware_rollout_task_timeout": 10,
+        "firmware_rollout_bmc_timeout": 10,
+        "firmware_rollout_host_boot_delay": 0,
+        "firmware_rollout_validate": False,  # no GPU here; the validator runs on real hosts
+        "firmware_rollout_packages": [
+            {"name": "hgx-gpu-bundle", "image_file": str(tmp_path / "gpu.json"),
+             "versions": GPU_IMAGE},
+            {"name": "cx7-nic", "image_uri": f"file://{tmp_path / 'cx7.json'}",
+             "versions": CX7_IMAGE},
+        ],
+        "colostack_maintenance_window": {"start": "Sat 02:00", "duration": "4h",
+                                         "timezone": "Europe/Berlin"},
+        "colostack_window_now": IN_WINDOW,
+        **extra,
+    }
+    hosts = {
+        name: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+               "firmware_rollout_bmc_uri": f"127.0.0.1:{emu.port}"}
+        for name, emu in bmcs.items()
+    }
+    path = tmp_path / "hosts.yml"
+    path.write_text(yaml.safe_dump(
+        {"all": {"children": {"gpu_nodes": {"hosts": hosts, "vars": group_vars}}}}))
+    return path
+
+
+def playbook(inv: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_CACHE_PLUGIN="memory")
+    return subprocess.run(
+        ["ansible-playbook", str(PLAYBOOK), "-i", str(inv)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def test_firmware_is_flashed_reset_and_verified_then_rerun_changes_nothing(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator]
+) -> None:
+    bmc = emulator("none")
+    inv = inventory(tmp_path, cert, {"fw-node-1": bmc})
+    first = playbook(inv)
+    assert first.returncode == 0, first.stdout[-3000:]
+    state = bmc.state()
+    assert state["versions"] == {**state["versions"], **GPU_IMAGE, **CX7_IMAGE}
+    assert [t["state"] for t in state["tasks"]] == ["Completed", "Completed"]
+    # The BMC bundle asked for a Manager reset, the NIC for a System reset: both were applied.
+    assert [r["uri"].rsplit("/", 1)[1] for r in state["resets"]] == ["BMC_0", "System_0"]
+    assert state["interrupted_flashes"] == 0
+    second = playbook(inv)
+    assert second.returncode == 0, second.stdout[-3000:]
+    assert len(bmc.state()["tasks"]) == 2  # versions already match: nothing pushed
+
+
+def test_task_exception_halts_the_rollout_before_the_next_host(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator]
+) -> None:
+    failing, untouched = emulator("exception"), emulator("none")
+    inv = inventory(tmp_path, cert, {"fw-node-1": failing, "fw-node-2": untouched})
+    result = playbook(inv)
+    assert result.returncode != 0
+    assert "ended Exception: Injected fault: firmware apply failed" in result.stdout
+    state = failing.state()
+    assert state["resets"] == []  # no reset after a failed flash
+    assert state["versions"]["HGX_FW_GPU_0"] == "96.00.89.00.01"
+    assert untouched.state()["tasks"] == []  # serial 1 + halt: host 2 never started
+
+
+def test_stuck_task_times_out_without_resetting_the_flash(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator]
+) -> None:
+    bmc = emulator("stuck")
+    inv = inventory(tmp_path, cert, {"fw-node-1": bmc}, firmware_rollout_task_timeout=3)
+    result = playbook(inv)
+    assert result.returncode != 0
+    assert "No reset was sent" in result.stdout
+    state = bmc.state()
+    assert [t["state"] for t in state["tasks"]] == ["Running"]
+    assert state["resets"] == []
+    assert state["interrupted_flashes"] == 0
+
+
+def test_bmc_answering_503_while_it_reboots_is_waited_for(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator]
+) -> None:
+    bmc = emulator("reboot503")
+    result = playbook(inventory(tmp_path, cert, {"fw-node-1": bmc}))
+    assert result.returncode == 0, result.stdout[-3000:]
+    state = bmc.state()
+    assert state["answered_503"] >= 8  # 4 after each of the two resets
+    assert state["versions"]["CX7_0"] == CX7_IMAGE["CX7_0"]
+
+
+def test_version_unchanged_after_reset_fails_verification(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator]
+) -> None:
+    bmc = emulator("unchanged")
+    result = playbook(inventory(tmp_path, cert, {"fw-node-1": bmc}))
+    assert result.returncode != 0
+    assert "after hgx-gpu-bundle and the reset the BMC reports" in result.stdout
+    state = bmc.state()
+    assert len(state["resets"]) == 1
+    assert state["versions"]["HGX_FW_GPU_0"] == "96.00.89.00.01"
+
+
+def test_outside_the_window_is_refused_and_a_forced_run_is_recorded(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bmc = emulator("none")
+    inv = inventory(tmp_path, cert, {"fw-node-1": bmc},
+                    colostack_window_now="2026-06-06T05:30+02:00")  # 30 min left, 90 needed
+    args = ["rollout", str(PLAYBOOK), "-i", str(inv), "--report-dir", str(tmp_path / "reports"),
+            "--project-dir", str(REPO)]
+    assert main(args) == 1
+    report = json.loads((tmp_path / "reports" / "last.json").read_text())
+    assert "next window starts 2026-06-13T02:00:00+02:00" in report["hosts"]["fw-node-1"]["message"]
+    assert bmc.state()["tasks"] == []
+    assert main([*args, "-e", "colostack_force_window=true"]) == 0
+    report = json.loads((tmp_path / "reports" / "last.json").read_text())
+    assert report["forced_window"] is True
+    override = report["stats_data"]["colostack_window_overrides"]["fw-node-1"]
+    assert override["forced"] is True
+    assert report["stats_data"]["firmware"]["fw-node-1"]["after"]["CX7_0"] == CX7_IMAGE["CX7_0"]
+    assert "maintenance window OVERRIDDEN" in capsys.readouterr().out
