@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
-
 from colostack.rollout.report import RunReport, load_last_report
 
 FORCE_VAR = "colostack_force_window"
@@ -46,6 +44,8 @@ def run_rollout(
     ansible-runner's default cancel handling installs a signal handler, which only works in the
     main thread; this callback works from any thread (a scheduler, a test, a systemd stop).
     """
+    import ansible_runner  # noqa: PLC0415  (only control nodes install the [control] extra)
+
     stop = stop or threading.Event()
     previous = load_last_report(config.report_dir)
     started = clock()
