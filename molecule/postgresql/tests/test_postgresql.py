@@ -1,0 +1,260 @@
+"""The postgresql role on a Debian 13 host, exercised from a second host on the same network.
+
+Remote checks run psql inside the client container (postgresql-client), so every connection
+crosses the Podman network and meets the server's hostssl / pgbouncer TLS rules.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+# podman backend: plain `podman exec`, much faster than an ansible round trip per command.
+testinfra_hosts = ["podman://postgresql-d13"]
+
+SCENARIO = Path(__file__).resolve().parent.parent
+REPO = SCENARIO.parent.parent
+VARS: dict[str, Any] = yaml.safe_load((SCENARIO / "vars" / "scenario.yml").read_text())
+DB_HOST = "postgresql-d13"
+CLIENT = "postgresql-client"
+PASSWORD = VARS["postgresql_app_password"]
+DIM = 1536  # role default
+CONFIG_FILES = (
+    "/etc/postgresql/17/main/conf.d/10-colostack-restart.conf",
+    "/etc/postgresql/17/main/conf.d/20-colostack.conf",
+    "/etc/postgresql/17/main/pg_hba.conf",
+    "/etc/pgbouncer/pgbouncer.ini",
+    "/etc/pgbouncer/userlist.txt",
+)
+
+
+def remote_psql(
+    sql: str,
+    *,
+    port: int = 6432,
+    sslmode: str = "require",
+    password: str = PASSWORD,
+    user: str = "colostack_app",
+) -> subprocess.CompletedProcess[str]:
+    """Run SQL with psql on the client host against the database host."""
+    conninfo = f"host={DB_HOST} port={port} dbname=colostack user={user} sslmode={sslmode} connect_timeout=10"
+    cmd = ["podman", "exec", "-i", "-e", f"PGPASSWORD={password}", CLIENT,
+           "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", conninfo]
+    return subprocess.run(cmd, input=sql, capture_output=True, text=True, timeout=300, check=False)
+
+
+def ok(sql: str) -> list[str]:
+    proc = remote_psql(sql)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.split()
+
+
+def vec(values: list[float]) -> str:
+    return "[" + ",".join(f"{v:.5f}" for v in values) + "]"
+
+
+def random_vectors(seed: int, n: int) -> list[list[float]]:
+    rng = random.Random(seed)
+    return [[rng.gauss(0.0, 1.0) for _ in range(DIM)] for _ in range(n)]
+
+
+def cosine_distance(a: list[float], b: list[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    return 1.0 - dot / (math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b)))
+
+
+def insert_sql(tag: str, vectors: list[list[float]]) -> str:
+    rows = ",\n".join(f"('{tag}-{i}', '{vec(v)}', 'test://{tag}/{i}')" for i, v in enumerate(vectors))
+    return f"INSERT INTO document_embeddings (content, embedding, source_uri) VALUES\n{rows};\n"
+
+
+def nearest_sql(query: list[float]) -> str:
+    # SET LOCAL inside a transaction is what survives pgbouncer transaction pooling.
+    return (
+        "BEGIN;\nSET LOCAL enable_seqscan = off;\n"
+        f"EXPLAIN (COSTS OFF) SELECT content FROM document_embeddings ORDER BY embedding <=> '{vec(query)}' LIMIT 1;\n"
+        f"SELECT content FROM document_embeddings ORDER BY embedding <=> '{vec(query)}' LIMIT 1;\n"
+        "COMMIT;\n"
+    )
+
+
+def knn_roundtrip(seed: int, tag: str) -> None:
+    vectors = random_vectors(seed, 40)
+    ok(insert_sql(tag, vectors))
+    rng = random.Random(seed + 1)
+    target = rng.randrange(len(vectors))
+    query = [x + rng.gauss(0.0, 0.1) for x in vectors[target]]
+    expected = min(range(len(vectors)), key=lambda i: cosine_distance(vectors[i], query))
+    out = remote_psql(nearest_sql(query))
+    assert out.returncode == 0, out.stderr
+    assert "Index Scan using document_embeddings_embedding_idx" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == f"{tag}-{expected}"
+
+
+def superuser_sql(host: Any, sql: str) -> str:
+    cmd = host.run("runuser -u postgres -- psql -X -At -d colostack -c %s", sql)
+    assert cmd.rc == 0, cmd.stderr
+    return str(cmd.stdout).strip()
+
+
+def host_snapshot(host: Any) -> str:
+    """Config file checksums and service start times: any change by a run shows here."""
+    files = host.run("sha256sum %s", " ".join(CONFIG_FILES)).stdout
+    starts = host.run(
+        "systemctl show -p ActiveEnterTimestamp postgresql@17-main pgbouncer colostack-pg-maintenance.timer"
+    ).stdout
+    return str(files) + str(starts)
+
+
+def run_role(tmp_path: Path, extra_vars: dict[str, Any], drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run the role against the live test host with the scenario's vars plus overrides."""
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(yaml.safe_dump({"databases": {"hosts": {DB_HOST: {
+        "ansible_connection": "containers.podman.podman",
+        "ansible_python_interpreter": "/usr/bin/python3",
+    }}}}))
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Apply the postgresql role", "hosts": "databases",
+                                         "roles": ["postgresql"]}]))
+    values = {k: v for k, v in {**VARS, **extra_vars}.items() if k not in drop}
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(REPO / "roles"), ANSIBLE_FORCE_COLOR="false",
+               ANSIBLE_CACHE_PLUGIN="memory", NO_COLOR="1")
+    return subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(playbook), "-e", json.dumps(values)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )
+
+
+def test_postgresql_and_pgbouncer_are_running(host: Any) -> None:
+    for unit in ("postgresql@17-main", "pgbouncer"):
+        assert host.service(unit).is_running, unit
+        assert host.service(unit).is_enabled, unit
+    assert host.socket("tcp://0.0.0.0:5432").is_listening
+    assert host.socket("tcp://0.0.0.0:6432").is_listening
+
+
+def test_pgvector_is_at_least_0_8(host: Any) -> None:
+    version = superuser_sql(host, "SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+    assert tuple(int(p) for p in version.split(".")[:2]) >= (0, 8), version
+
+
+def test_major_version_is_pinned(host: Any) -> None:
+    held = host.run("apt-mark showhold").stdout.split()
+    assert {"postgresql-17", "postgresql-17-pgvector"} <= set(held)
+    assert superuser_sql(host, "SHOW server_version_num").startswith("17")
+
+
+def test_table_has_the_seed_schema(host: Any) -> None:
+    cols = superuser_sql(host, (
+        "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) "
+        "FROM pg_attribute WHERE attrelid = 'document_embeddings'::regclass AND attnum > 0"
+    ))
+    assert cols == (
+        "id uuid, content text, embedding vector(1536), source_uri character varying(255), "
+        "metadata jsonb, created_at timestamp with time zone"
+    )
+    assert superuser_sql(host, "SELECT tableowner FROM pg_tables WHERE tablename = 'document_embeddings'") == "colostack_app"
+
+
+def test_knn_through_pgbouncer_over_tls_returns_the_nearest_neighbour() -> None:
+    knn_roundtrip(seed=1234, tag=f"knn-{uuid.uuid4().hex[:8]}")
+
+
+def test_server_defaults_reach_pooled_sessions() -> None:
+    assert ok("SHOW hnsw.ef_search;") == ["40"]
+    assert ok("SHOW ssl;") == ["on"]
+
+
+def test_wrong_password_is_refused() -> None:
+    for port in (6432, 5432):
+        proc = remote_psql("SELECT 1;", port=port, password="not-the-password")
+        assert proc.returncode != 0
+        assert re.search(r"(password|SASL) authentication failed", proc.stderr), (port, proc.stderr)
+
+
+@pytest.mark.parametrize("port", [5432, 6432])
+def test_remote_connection_without_tls_is_refused(port: int) -> None:
+    proc = remote_psql("SELECT 1;", port=port, sslmode="disable")
+    assert proc.returncode != 0
+    assert re.search(r"no encryption|rejects connection|SSL required", proc.stderr), proc.stderr
+
+
+def test_superuser_cannot_log_in_remotely() -> None:
+    proc = remote_psql("SELECT 1;", port=5432, user="postgres", password="anything")
+    assert proc.returncode != 0
+    assert "no pg_hba.conf entry" in proc.stderr, proc.stderr
+
+
+def test_bloat_report_compares_index_to_raw_vectors(host: Any) -> None:
+    ok(insert_sql(f"bloat-{uuid.uuid4().hex[:8]}", random_vectors(7, 20)))
+    out = host.run("colostack-pg-bloat-report -At -F '|'")
+    assert out.rc == 0, out.stderr
+    kinds = {line.split("|")[0]: line.split("|") for line in str(out.stdout).splitlines()}
+    assert "document_embeddings_embedding_idx" in kinds
+    assert kinds["document_embeddings_embedding_idx"][1] == "index"
+    assert float(kinds["document_embeddings_embedding_idx"][4]) > 0
+    assert int(kinds["document_embeddings"][5]) >= 20
+
+
+def test_maintenance_timer_runs_vacuum(host: Any) -> None:
+    assert host.service("colostack-pg-maintenance.timer").is_running
+    run = host.run("systemctl start colostack-pg-maintenance.service")
+    assert run.rc == 0, run.stderr
+    vacuumed = superuser_sql(host, "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'document_embeddings'")
+    assert vacuumed == "t"
+
+
+BAD_VARIABLES = [
+    ({"postgresql_embedding_dimension": 0}, (), "postgresql_embedding_dimension"),
+    ({"postgresql_embedding_dimension": 20000}, (), "postgresql_embedding_dimension"),
+    ({"postgresql_index_method": "annoy"}, (), "postgresql_index_method"),
+    ({"postgresql_ivfflat_lists": -5}, (), "postgresql_ivfflat_lists"),
+    ({"postgresql_hba_allowed_cidrs": ["10.0.0.0/33"]}, (), "postgresql_hba_allowed_cidrs"),
+    ({}, ("postgresql_app_password",), "postgresql_app_password"),
+]
+
+
+@pytest.mark.parametrize(("extra", "drop", "name"), BAD_VARIABLES, ids=[
+    "dimension-0", "dimension-20000", "unknown-index-method", "negative-lists", "malformed-cidr", "missing-password"])
+def test_bad_variable_fails_validation_before_any_change(
+    host: Any, tmp_path: Path, extra: dict[str, Any], drop: tuple[str, ...], name: str
+) -> None:
+    before = host_snapshot(host)
+    run = run_role(tmp_path, extra, drop)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0, out
+    failed_task = re.findall(r"TASK \[postgresql : ([^\]]+)\]", out)[-1]
+    assert failed_task.startswith(("Validating arguments", "Check")), failed_task
+    assert name in out.split(f"TASK [postgresql : {failed_task}]")[-1], out[-3000:]
+    assert re.search(r"changed=0\s", out), out[-1500:]
+    assert host_snapshot(host) == before
+
+
+def test_rows_survive_reconverge_with_new_tuning_and_index_params(host: Any, tmp_path: Path) -> None:
+    tag = f"keep-{uuid.uuid4().hex[:8]}"
+    ok(insert_sql(tag, random_vectors(99, 300)))
+    count_sql = f"SELECT count(*) FROM document_embeddings WHERE content LIKE '{tag}-%';"
+    total_before = ok("SELECT count(*) FROM document_embeddings;")
+    assert ok(count_sql) == ["300"]
+
+    run = run_role(tmp_path, {"postgresql_shared_buffers_mb": 256, "postgresql_work_mem_mb": 24,
+                              "postgresql_hnsw_m": 24, "postgresql_hnsw_ef_construction": 96})
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+
+    assert ok(count_sql) == ["300"]
+    assert ok("SELECT count(*) FROM document_embeddings;") == total_before
+    assert ok("SHOW work_mem;") == ["24MB"]
+    assert ok("SHOW shared_buffers;") == ["256MB"]
+    indexdef = superuser_sql(host, "SELECT pg_get_indexdef('document_embeddings_embedding_idx'::regclass)")
+    assert "WITH (m='24', ef_construction='96')" in indexdef
+    knn_roundtrip(seed=4321, tag=f"after-{uuid.uuid4().hex[:8]}")
