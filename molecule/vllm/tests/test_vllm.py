@@ -1,0 +1,275 @@
+"""vllm scenario: the vllm and inference_gateway roles on real systemd, nginx and HAProxy.
+
+The nodes run a STAND-IN for vLLM (tests/fixtures/vllm_standin), installed by the role's venv
+method. These tests prove the roles' wiring (unit, 0600 env file, TLS allowlist proxy, gateway
+health checks, drain/undrain, argument validation), not vLLM itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+import yaml
+
+SCENARIO = Path(__file__).resolve().parent.parent
+REPO = SCENARIO.parent.parent
+NODE_VARS: dict[str, Any] = yaml.safe_load((SCENARIO / "vars" / "nodes.yml").read_text())
+KEY: str = NODE_VARS["vllm_api_key"]
+MODEL: str = NODE_VARS["vllm_served_model_name"]
+LOCAL = "https://127.0.0.1"  # the nginx proxy on a node, or HAProxy on the gateway
+
+
+def podman_host(name: str) -> Any:
+    return testinfra.get_host(f"podman://{name}")
+
+
+@pytest.fixture(scope="module")
+def gw() -> Any:
+    return podman_host("vllm-gw")
+
+
+@pytest.fixture(scope="module")
+def node_a() -> Any:
+    return podman_host("vllm-node-a")
+
+
+@pytest.fixture(scope="module")
+def node_b() -> Any:
+    return podman_host("vllm-node-b")
+
+
+def http(host: Any, url: str, *, key: str | None = None, payload: dict[str, Any] | None = None,
+         method: str | None = None) -> tuple[int, str]:
+    """curl from inside a test host; returns (HTTP status, body). Status 0: no connection."""
+    args = ["curl", "-sk", "-m", "60", "-w", "\n%{http_code}"]
+    if method:
+        args += ["-X", method]
+    if key:
+        args += ["-H", f"Authorization: Bearer {key}"]
+    if payload is not None:
+        args += ["-H", "Content-Type: application/json", "-d", json.dumps(payload)]
+    out = host.run(" ".join(["%s"] * (len(args) + 1)), *args, url)
+    body, _, code = out.stdout.rpartition("\n")
+    return int(code or 0), body
+
+
+def complete(host: Any, base: str, max_tokens: int = 2) -> tuple[int, dict[str, Any]]:
+    code, body = http(host, f"{base}/v1/completions", key=KEY,
+                      payload={"model": MODEL, "prompt": "colostack", "max_tokens": max_tokens})
+    return code, (json.loads(body) if code == 200 else {"error": body})
+
+
+def served_by(response: dict[str, Any]) -> str:
+    return str(response.get("system_fingerprint", "")).removeprefix("standin-")
+
+
+def playbook(name: str, target: str, *extra: str, verbosity: int = 3) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(REPO / "roles"), ANSIBLE_VERBOSITY=str(verbosity),
+               ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
+    cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / name),
+           "-e", f"target={target}", *extra]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def backend_status(gw: Any) -> dict[str, str]:
+    csv = gw.check_output("curl -s 'http://127.0.0.1:8404/stats;csv'")
+    rows = [line.split(",") for line in csv.splitlines() if line.startswith("vllm_nodes,")]
+    return {row[1]: row[17] for row in rows}
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def test_unit_runs_and_env_file_is_root_only(node_a: Any, node_b: Any) -> None:
+    for node in (node_a, node_b):
+        assert node.service("vllm").is_running
+        assert node.service("vllm").is_enabled
+        env = node.file("/etc/vllm/vllm.env")
+        assert (env.mode, env.user, env.group) == (0o600, "root", "root")
+        assert env.contains(f"^VLLM_API_KEY={KEY}$")
+        # The venv method installed the stand-in wheel under the real package's name.
+        assert "0.0.0+standin" in node.check_output("/opt/vllm/venv/bin/pip show vllm")
+
+
+def test_key_is_not_on_the_command_line(node_a: Any) -> None:
+    pid = node_a.check_output("systemctl show -p MainPID --value vllm")
+    cmdline = node_a.check_output(f"tr '\\0' ' ' < /proc/{pid}/cmdline")
+    assert "serve /srv/models/standin-model --served-model-name standin" in cmdline
+    assert "--host 127.0.0.1" in cmdline
+    assert KEY not in cmdline
+
+
+@pytest.mark.parametrize("where", ["node proxy", "gateway"])
+def test_v1_needs_the_key(where: str, gw: Any, node_a: Any) -> None:
+    host = node_a if where == "node proxy" else gw
+    assert http(host, f"{LOCAL}/v1/models")[0] == 401
+    assert http(host, f"{LOCAL}/v1/models", key="wrong-key-0000000000")[0] == 401
+    code, body = http(host, f"{LOCAL}/v1/models", key=KEY)
+    assert code == 200
+    assert [m["id"] for m in json.loads(body)["data"]] == [MODEL]
+    first, second = complete(host, LOCAL), complete(host, LOCAL)
+    assert first[0] == second[0] == 200
+    assert first[1]["choices"][0]["text"] == second[1]["choices"][0]["text"] != ""
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/pause"), ("GET", "/pause"), ("POST", "/tokenize"), ("GET", "/version"),
+     ("GET", "/v1/../version"), ("GET", "/docs"), ("GET", "/")],
+)
+def test_endpoints_outside_the_allowlist_are_404(method: str, path: str, gw: Any, node_a: Any) -> None:
+    # vLLM (here the stand-in) serves these without the key; only the proxy hides them.
+    if path in ("/pause", "/tokenize", "/version"):
+        assert http(node_a, f"http://127.0.0.1:8000{path}", method=method)[0] == 200
+    assert http(node_a, f"{LOCAL}{path}", key=KEY, method=method)[0] == 404
+    assert http(gw, f"{LOCAL}{path}", key=KEY, method=method)[0] == 404
+
+
+def test_vllm_port_only_on_localhost(node_a: Any, node_b: Any) -> None:
+    listeners = node_a.check_output("ss -ltnH 'sport = :8000'").split()
+    assert "127.0.0.1:8000" in listeners
+    assert not [word for word in listeners if word.endswith(":8000") and word != "127.0.0.1:8000"]
+    assert http(node_b, "http://vllm-node-a:8000/health")[0] == 0  # refused
+    assert http(node_b, "https://vllm-node-a/health")[0] == 200  # the proxy is reachable
+
+
+def test_metrics_only_from_the_monitoring_cidr(gw: Any, node_a: Any) -> None:
+    code, body = http(node_a, f"{LOCAL}/metrics")
+    assert code == 200
+    assert "vllm:num_requests_running" in body
+    assert http(gw, "https://vllm-node-a/metrics")[0] == 403
+
+
+def test_gateway_stats_only_from_the_stats_cidr(gw: Any, node_a: Any) -> None:
+    assert http(gw, "http://127.0.0.1:8404/stats")[0] == 200
+    assert http(node_a, "http://vllm-gw:8404/stats")[0] == 403
+
+
+def test_gateway_checks_both_nodes(gw: Any) -> None:
+    wait_for(lambda: backend_status(gw).get("node-a") == backend_status(gw).get("node-b") == "UP", 20,
+             "both nodes UP")
+    assert backend_status(gw)["cloud"] != "UP"  # unresolvable backup stays out
+
+
+SLOW_SH = f"""curl -sk -m 120 -o /tmp/slow-$1.body -w '%{{http_code}}' -H 'Authorization: Bearer {KEY}' \\
+  -H 'Content-Type: application/json' -d '{{"model":"{MODEL}","prompt":"slow","max_tokens":300}}' \\
+  https://127.0.0.1/v1/completions > /tmp/slow-$1.code
+date +%s.%N > /tmp/slow-$1.end
+"""
+LOAD_SH = f"""while [ ! -e /tmp/stop-load ]; do
+  code=$(curl -sk -m 60 -o /tmp/load.body -w '%{{http_code}}' -H 'Authorization: Bearer {KEY}' \\
+    -H 'Content-Type: application/json' -d '{{"model":"{MODEL}","prompt":"x","max_tokens":2}}' \\
+    https://127.0.0.1/v1/completions)
+  echo "$(date +%s.%N) $code $(grep -o 'standin-vllm-node-[ab]' /tmp/load.body)" >> /tmp/load.log
+  sleep 0.2
+done
+"""
+
+
+def write_script(host: Any, path: str, text: str) -> None:
+    # Written through podman exec, so the key stays out of systemd-run's journal lines.
+    host.run_test(f"umask 077 && cat > {path} <<'EOF'\n{text}EOF")
+
+
+def test_drain_moves_traffic_and_waits_for_the_in_flight_request(gw: Any, node_a: Any) -> None:
+    wait_for(lambda: set(backend_status(gw).values()) >= {"UP"} and backend_status(gw)["node-a"] == "UP",
+             20, "node-a UP")
+    gw.run_test("rm -f /tmp/slow-* /tmp/load.* /tmp/stop-load")
+    write_script(gw, "/root/slow.sh", SLOW_SH)
+    write_script(gw, "/root/load.sh", LOAD_SH)
+    # Two 30 s completions: leastconn puts one on each node.
+    for i in (1, 2):
+        gw.run_test(f"systemd-run --unit vllm-test-slow-{i} --collect /bin/sh /root/slow.sh {i}")
+    gw.run_test("systemd-run --unit vllm-test-load --collect /bin/sh /root/load.sh")
+    drain = playbook("drain.yml", "vllm-node-a")
+    assert drain.returncode == 0, drain.stdout[-3000:]
+
+    # Right after drain: the gateway sends everything to node B, with no client error.
+    after = [complete(gw, LOCAL) for _ in range(6)]
+    assert [(code, served_by(r)) for code, r in after] == [(200, "vllm-node-b")] * 6
+    gw.run_test("touch /tmp/stop-load")
+    wait_for(lambda: gw.run("systemctl is-active vllm-test-load").rc != 0, 30, "load loop to stop")
+    wait_for(lambda: gw.file("/tmp/slow-1.end").exists and gw.file("/tmp/slow-2.end").exists, 60,
+             "slow requests to finish")
+
+    load = [line.split() for line in gw.file("/tmp/load.log").content_string.splitlines()]
+    assert len(load) >= 5
+    assert {row[1] for row in load} == {"200"}, load  # no client saw an error during the drain
+
+    slow = {}
+    for i in (1, 2):
+        body = gw.file(f"/tmp/slow-{i}.body").content_string
+        assert gw.file(f"/tmp/slow-{i}.code").content_string == "200"
+        slow[served_by(json.loads(body))] = float(gw.file(f"/tmp/slow-{i}.end").content_string)
+    assert set(slow) == {"vllm-node-a", "vllm-node-b"}
+
+    # Order on node A: drain flag set, then the in-flight request finished, then vLLM stopped.
+    flagged = int(node_a.check_output("stat -c %Y /etc/nginx/vllm-drained"))
+    stopped = node_a.check_output("systemctl show -p ActiveExitTimestamp --timestamp=unix --value vllm")
+    assert flagged < slow["vllm-node-a"]
+    assert int(stopped.lstrip("@")) >= int(slow["vllm-node-a"])
+    assert not node_a.service("vllm").is_running
+    assert http(node_a, f"{LOCAL}/health")[0] == 503
+
+
+def test_undrain_returns_the_node(gw: Any, node_a: Any) -> None:
+    undrain = playbook("undrain.yml", "vllm-node-a")
+    assert undrain.returncode == 0, undrain.stdout[-3000:]
+    assert node_a.service("vllm").is_running
+    assert not node_a.file("/etc/nginx/vllm-drained").exists
+    wait_for(lambda: backend_status(gw)["node-a"] == "UP", 20, "node-a UP again")
+    seen = {served_by(complete(gw, LOCAL)[1]) for _ in range(6)}
+    assert seen == {"vllm-node-a", "vllm-node-b"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "drop", "message"),
+    [
+        ({"vllm_gpu_memory_utilization": 1.5}, None, "vllm_gpu_memory_utilization must be in (0, 1], got 1.5"),
+        ({"vllm_gpu_count": 8, "vllm_tensor_parallel_size": 3}, None,
+         "vllm_tensor_parallel_size=3 must divide the host's GPU count (8"),
+        ({}, "vllm_model", "missing required arguments: vllm_model"),
+    ],
+    ids=["gpu-memory-utilization-1.5", "tensor-parallel-3-on-8-gpus", "missing-model"],
+)
+def test_bad_input_fails_before_any_change(overrides: dict[str, Any], drop: str | None, message: str,
+                                           tmp_path: Path) -> None:
+    variables = {k: v for k, v in NODE_VARS.items() if k != drop} | overrides
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(variables))
+    result = playbook("apply_role.yml", "vllm-node-b", "-e", f"@{extra}", verbosity=0)
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode == 2
+    assert message in out
+    assert "Install nginx and the packages" not in out  # stopped before touching the host
+    assert "changed=0" in out
+
+
+def test_key_never_in_the_journal(gw: Any, node_a: Any, node_b: Any) -> None:
+    for host in (node_a, node_b):
+        journal = host.check_output("journalctl --no-pager -o cat")
+        assert "STAND-IN vllm serve: non-default args" in journal  # the server's own log is there
+        assert KEY not in journal
+    assert KEY not in gw.check_output("journalctl --no-pager -o cat")
+
+
+def test_key_never_in_the_vvv_play_output() -> None:
+    log = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ansible-vvv.log"
+    text = log.read_text()
+    assert "Write the vLLM environment file with the API key" in text
+    assert "task path:" in text  # written at -vvv
+    assert "Drain the node" in text  # the drain run was logged too
+    assert KEY not in text
