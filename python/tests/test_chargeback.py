@@ -84,7 +84,8 @@ def _card_file(tmp_path: Path, **over: object) -> Path:
     return path
 
 
-def test_a_month_with_no_data_fails_clearly(redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_month_with_no_data_fails_clearly(redis_url: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["chargeback", "--month", "2026-12", "--rate-card", str(_card_file(tmp_path)),
                  "--redis-url", redis_url, "--out", str(tmp_path)])
     assert code == 2
@@ -92,7 +93,8 @@ def test_a_month_with_no_data_fails_clearly(redis_url: str, tmp_path: Path, caps
     assert not list(tmp_path.glob("chargeback-*"))
 
 
-def test_a_negative_price_fails_the_command(redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_negative_price_fails_the_command(redis_url: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["chargeback", "--month", "2026-11", "--redis-url", redis_url,
                  "--rate-card", str(_card_file(tmp_path, power_per_kwh=-1)),
                  "--out", str(tmp_path)])

@@ -30,6 +30,9 @@ from colostack.cost.storage import path_bytes, postgres_gb
 V2 = "0::/system.slice/vllm-chat.service\n"
 V1 = ("12:pids:/system.slice/embedder.service\n"
       "1:name=systemd:/system.slice/embedder.service\n")
+# Recorded from a systemd service in a Podman test host on a hybrid-cgroup machine.
+HYBRID = ("1:name=systemd:/libpod_parent/libpod-" + "e9" * 32 + "/system.slice/vllm-chat.service\n"
+          "0::/libpod_parent/libpod-" + "e9" * 32 + "\n")
 PODMAN = "0::/machine.slice/libpod-" + "ab" * 32 + ".scope/container\n"
 
 
@@ -42,6 +45,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_cgroup_lines_give_the_unit_or_container() -> None:
     assert owner_of(cgroup_path(V2)).unit == "vllm-chat.service"
     assert owner_of(cgroup_path(V1)).unit == "embedder.service"
+    hybrid = owner_of(cgroup_path(HYBRID))
+    assert hybrid.unit == "vllm-chat.service"
+    assert hybrid.container_id == "e9" * 32
     o = owner_of(cgroup_path(PODMAN))
     assert o.container_id == "ab" * 32
     assert o.unit == "libpod-" + "ab" * 32 + ".scope"
@@ -131,6 +137,8 @@ def test_path_usage_counts_hard_links_once(tmp_path: Path) -> None:
     one = os.lstat(tmp_path / "a").st_blocks * 512
     assert one >= 1_000_000
     assert one <= path_bytes(tmp_path) < 2 * one
+    assert path_bytes(tmp_path / "a") == one           # a single file, as cost_agent_paths allows
+    assert path_bytes(tmp_path / "missing") == 0
 
 
 def test_run_once_maps_this_real_process_and_writes_counters_to_redis(redis_url: str,

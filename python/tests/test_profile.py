@@ -100,7 +100,8 @@ def test_redis_stream_round_trip_is_capped(redis_url: str) -> None:
     assert list(store.read_redis(client, "node-a")) == batch
 
 
-def test_replay_of_the_committed_recording_says_synthetic_and_gives_a_verdict(capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_of_the_committed_recording_says_synthetic_and_gives_a_verdict(
+        capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["profile", "--replay", str(RECORDING)]) == 0
     out = capsys.readouterr().out
     assert "SYNTHETIC" in out

@@ -81,7 +81,8 @@ def test_bad_config_names_the_setting(override: dict[str, object], message: str)
         evaluate(merge(defaults(), override))
 
 
-def test_cli_prints_break_even_and_writes_the_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_break_even_and_writes_the_plot(tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "tco.yml"
     cfg.write_text(yaml.safe_dump({"self_hosted": {"node_price": 250_000}}))
     png = tmp_path / "tco.png"

@@ -23,14 +23,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--redis-url", default="redis://localhost:6379/0")
     c.add_argument("--redis-password-file", type=Path, help="file holding the Redis password")
     c.add_argument("--out", type=Path, default=Path("."), help="directory for CSV, JSON, HTML")
+    c.add_argument("--note", default="", help="line shown at the top of the HTML and in the JSON")
     c.set_defaults(func=run_chargeback)
 
 
 def run_agent(args: argparse.Namespace) -> int:
     from colostack.cost.agent import AgentConfig, run_once  # noqa: PLC0415 (optional dependency)
 
-    result = run_once(AgentConfig.load(args.config), time.time())
-    for service, u in sorted(result.items()):
+    for service, u in sorted(run_once(AgentConfig.load(args.config), time.time()).items()):
         print(f"{service}: +{u.gpu_seconds:.1f} GPU-s, +{u.gpu_kwh:.6f} kWh, "
               f"+{u.storage_gb_days:.6f} GB-days")
     return 0
@@ -54,8 +54,8 @@ def run_chargeback(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"chargeback-{month}"
     report.write_csv(bill, stem.with_suffix(".csv"))
-    report.write_json(bill, stem.with_suffix(".json"))
-    report.write_html(bill, stem.with_suffix(".html"))
+    report.write_json(bill, stem.with_suffix(".json"), args.note)
+    report.write_html(bill, stem.with_suffix(".html"), args.note)
     for line in bill.lines:
         print(f"{line.service:<20} {line.gpu_hours:10.1f} GPU-h {line.total:12.2f} {bill.currency}")
     print(f"{'total':<20} {'':>16} {bill.total:12.2f} {bill.currency}")

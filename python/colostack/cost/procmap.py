@@ -10,7 +10,7 @@ from pathlib import Path
 
 UNLABELLED = "unlabelled"
 # Container scopes as podman, docker and containerd name them under systemd.
-_CONTAINER = re.compile(r"(?:libpod|docker|cri-containerd)-([0-9a-f]{12,64})\.scope$")
+_CONTAINER = re.compile(r"(?:libpod|docker|cri-containerd)-([0-9a-f]{64})(?:\.scope)?$")
 _UNIT = re.compile(r"[^/]+\.(?:service|scope)$")
 
 
@@ -28,13 +28,14 @@ class Owner:
 
 
 def cgroup_path(text: str) -> str:
-    """The unified (v2) path if there is one, else the systemd (v1 name=systemd) hierarchy."""
+    """systemd's own hierarchy: name=systemd on legacy and hybrid hosts (where the unified
+    line exists but does not hold units), else the unified (v2) path."""
     paths: dict[str, str] = {}
     for line in text.splitlines():
         parts = line.split(":", 2)
         if len(parts) == 3:
             paths[parts[1]] = parts[2]
-    return paths.get("", paths.get("name=systemd", next(iter(paths.values()), "")))
+    return paths.get("name=systemd", paths.get("", next(iter(paths.values()), "")))
 
 
 def owner_of(cgroup: str) -> Owner:

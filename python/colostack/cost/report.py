@@ -37,9 +37,10 @@ def write_csv(bill: Bill, path: Path) -> None:
         w.writerows(rows(bill))
 
 
-def write_json(bill: Bill, path: Path) -> None:
-    doc = {"month": bill.month, "currency": bill.currency, "total": round(bill.total, 2),
-           "services": rows(bill), "gpu_hours_by_day": bill.gpu_hours_by_day}
+def write_json(bill: Bill, path: Path, note: str = "") -> None:
+    doc = {"note": note, "month": bill.month, "currency": bill.currency,
+           "total": round(bill.total, 2), "services": rows(bill),
+           "gpu_hours_by_day": bill.gpu_hours_by_day}
     path.write_text(json.dumps(doc, indent=2) + "\n")
 
 

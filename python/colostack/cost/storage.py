@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -36,7 +37,13 @@ def postgres_gb(rows: list[tuple[str, str, int]], mapping: Mapping[str, str]) ->
 
 
 def path_bytes(root: Path) -> int:
-    """Allocated bytes under root (like du): hard links once, symlinks not followed."""
+    """Allocated bytes of a file or under a directory (like du): hard links once, symlinks
+    not followed, a missing path is 0 (warned) so one bad path does not stop GPU accounting."""
+    if not root.is_dir():
+        if not root.exists():
+            print(f"warning: storage path {root} does not exist; counted as 0", file=sys.stderr)
+            return 0
+        return os.lstat(root).st_blocks * 512
     seen: set[tuple[int, int]] = set()
     total = 0
     for dirpath, _dirs, files in os.walk(root):

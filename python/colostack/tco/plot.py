@@ -15,13 +15,14 @@ def write_png(result: Result, path: Path) -> None:
     fig = Figure(figsize=(8, 4.5))
     ax = fig.subplots()
     even = result.break_even()
-    for a in result.approaches:
+    for i, a in enumerate(result.approaches):
         line = ax.plot(months, [a.cumulative(m) for m in months], label=a.name)[0]
         m = even.get(a.name)
         if m is not None and 0 < m <= result.months:
             ax.plot([m], [a.cumulative(m)], "o", color=line.get_color(), markersize=8)
-            ax.annotate(f"break-even month {m}", (m, a.cumulative(m)),
-                        textcoords="offset points", xytext=(6, -14), fontsize=8)
+            ax.annotate(f"{a.name} breaks even, month {m}", (m, a.cumulative(m)),
+                        textcoords="offset points", xytext=(8, -12 * i), fontsize=8,
+                        color=line.get_color())
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"${v / 1000:,.0f}k"))
     ax.set_xlabel("month")
     ax.set_ylabel("cumulative cost")

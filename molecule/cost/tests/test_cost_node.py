@@ -1,0 +1,98 @@
+"""The cost agent on a GPU-less node: real systemd services' cgroups mapped through the label
+map, NVML process data replayed around their real pids, a real PostgreSQL sized, and the
+counters read back from the real Redis on the ops host."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+testinfra_hosts = ["cost-node"]
+
+PY = "/opt/colostack-cost-agent/bin/python"
+UNIT = "colostack-cost-agent"
+# Reads every usage key for today from Redis with the agent's own config and password.
+READ = """
+import json, yaml, redis, datetime
+cfg = yaml.safe_load(open('/etc/colostack/cost-agent.yml'))
+r = redis.Redis.from_url(cfg['redis_url'], password=cfg['redis_password'], decode_responses=True)
+day = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d')
+print(json.dumps({k.split(':')[2]: {**r.hgetall(k), 'ttl': r.ttl(k)}
+                  for k in r.scan_iter('colostack:usage:*:' + day)}))
+"""
+CLEAR = """
+import yaml, redis
+cfg = yaml.safe_load(open('/etc/colostack/cost-agent.yml'))
+r = redis.Redis.from_url(cfg['redis_url'], password=cfg['redis_password'])
+for k in r.scan_iter('colostack:usage:*'):
+    r.delete(k)
+"""
+RAG_BYTES = ("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+             "ON n.oid = c.relnamespace WHERE n.nspname = 'rag' AND c.relkind IN ('r','m','p')")
+
+
+@pytest.fixture(scope="module")
+def usage(host: Any) -> Iterator[dict[str, dict[str, float]]]:
+    """Two agent runs from a clean slate, with the timer held off so it cannot interleave."""
+    host.run_expect([0], f"systemctl stop {UNIT}.timer")
+    try:
+        host.run_expect([0], "rm -f /var/lib/colostack-cost-agent/state.json")
+        host.run_expect([0], f"{PY} -c \"{CLEAR}\"")
+        host.run_expect([0], f"systemctl start {UNIT}.service")
+        time.sleep(2)
+        host.run_expect([0], f"systemctl start {UNIT}.service")
+        raw = json.loads(host.check_output(f"{PY} -c \"{READ}\""))
+        yield {svc: {k: float(v) for k, v in fields.items()} for svc, fields in raw.items()}
+    finally:
+        host.run_expect([0], f"systemctl start {UNIT}.timer")
+
+
+def test_timer_is_enabled_and_runs_every_minute(host: Any) -> None:
+    timer = host.service(f"{UNIT}.timer")
+    assert timer.is_enabled and timer.is_running
+    assert "OnCalendar=*-*-* *:*:00" in host.file(f"/etc/systemd/system/{UNIT}.timer").content_string
+
+
+def test_config_with_password_is_root_only(host: Any) -> None:
+    cfg = host.file("/etc/colostack/cost-agent.yml")
+    assert cfg.user == "root" and cfg.mode == 0o600
+    assert "molecule-cost-redis-password" in cfg.content_string
+
+
+def test_energy_is_apportioned_exactly_by_service(usage: dict[str, dict[str, float]]) -> None:
+    # GPU 0: 2 Wh, chat 3/4, embed 1/4. GPU 1: 1 Wh, embed 1/2, batch-job (unlabelled) 1/2.
+    assert usage["chat-api"]["gpu_kwh"] == pytest.approx(0.0015)
+    assert usage["search"]["gpu_kwh"] == pytest.approx(0.0010)
+    assert usage["unlabelled"]["gpu_kwh"] == pytest.approx(0.0005)
+
+
+def test_gpu_seconds_follow_the_real_cgroups(usage: dict[str, dict[str, float]]) -> None:
+    chat, search = usage["chat-api"]["gpu_seconds"], usage["search"]["gpu_seconds"]
+    assert 0 < chat < 60 * 0.75
+    assert search == pytest.approx(chat)                      # 0.25 + 0.5 vs 0.75
+    assert usage["unlabelled"]["gpu_seconds"] == pytest.approx(chat * 2 / 3)
+
+
+def test_unlabelled_unit_is_named_in_the_journal(host: Any) -> None:
+    log = host.check_output(f"journalctl -u {UNIT}.service --no-pager -n 50")
+    assert "batch-job.service" in log and "matches no label" in log
+
+
+def test_storage_comes_from_postgres_and_paths(host: Any,
+                                               usage: dict[str, dict[str, float]]) -> None:
+    elapsed_days = usage["chat-api"]["gpu_seconds"] / 0.75 / 86400
+    rag = int(host.check_output(f'runuser -u postgres -- psql -Atc "{RAG_BYTES}"'))
+    assert usage["search"]["storage_gb_days"] == pytest.approx(rag / 1e9 * elapsed_days, rel=1e-3)
+    model = host.file("/srv/chat-model.bin").size
+    assert usage["chat-api"]["storage_gb_days"] == pytest.approx(
+        model / 1e9 * elapsed_days, rel=1e-3)
+    assert usage["unlabelled"]["storage_gb_days"] > 0         # public.misc maps nowhere
+
+
+def test_keys_expire(usage: dict[str, dict[str, float]]) -> None:
+    for fields in usage.values():
+        assert 399 * 86400 < fields["ttl"] <= 400 * 86400
