@@ -1,0 +1,36 @@
+"""site.yml with the demo inventory leaves a host that serves pgvector through pgbouncer over TLS."""
+
+from pathlib import Path
+
+# site.yml sits at the repo root, so the demo lookup writes the password there.
+PASSWORD_FILE = Path(__file__).resolve().parents[3] / ".demo" / "postgresql_app_password"
+
+
+def _psql(host, sql: str, password: str, sslmode: str = "require"):
+    dsn = f"host=127.0.0.1 port=6432 dbname=colostack user=colostack_app sslmode={sslmode}"
+    return host.run(f"PGPASSWORD='{password}' psql '{dsn}' -XAtc \"{sql}\"")
+
+
+def test_postgresql_and_pgbouncer_run(host):
+    assert host.service("postgresql@17-main").is_running
+    assert host.service("pgbouncer").is_running
+    assert host.socket("tcp://0.0.0.0:6432").is_listening
+
+
+def test_app_user_queries_vectors_through_pgbouncer_over_tls(host):
+    password = PASSWORD_FILE.read_text().strip()
+    res = _psql(host, "SELECT extversion FROM pg_extension WHERE extname = 'vector'", password)
+    assert res.rc == 0, res.stderr
+    assert res.stdout.strip().startswith("0.")
+    plain = _psql(host, "SELECT 1", password, sslmode="disable")
+    assert plain.rc != 0, "pgbouncer accepted a client without TLS"
+
+
+def test_generated_password_is_the_only_one_accepted(host):
+    res = _psql(host, "SELECT 1", "not-the-password")
+    assert res.rc != 0
+    assert "authentication failed" in res.stderr
+
+
+def test_maintenance_timer_is_scheduled(host):
+    assert host.run("systemctl is-enabled colostack-pg-maintenance.timer").stdout.strip() == "enabled"
