@@ -72,9 +72,14 @@ def _gpu_indices(readings: Readings) -> tuple[int, ...]:
         return ()
 
 
+# Read for the report and the recording only; no check judges them.
+INFO_READINGS = ("uuid", "name", "serial", "pci.bus_id", "vbios", "inforom", "power.usage_mw",
+                 "pcie.curr_gen", "pcie.curr_width", "temp.threshold.gpu_max")
+
+
 def _identity(readings: Readings, gpu: int) -> dict[str, Any]:
     info: dict[str, Any] = {"index": gpu}
-    for key in ("uuid", "name", "serial", "pci.bus_id"):
+    for key in INFO_READINGS:
         try:
             info[key] = readings.gpu(gpu, key)
         except ReadingError:
