@@ -4,7 +4,7 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := podman runc mmdebstrap uidmap fuse-overlayfs slirp4netns
+APT_PACKAGES := podman runc mmdebstrap uidmap fuse-overlayfs slirp4netns openssl redis-server redis-tools chromium
 export CONTAINERS_CONF := $(CURDIR)/molecule/images/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false
@@ -38,12 +38,12 @@ test: deps venv images
 
 demo: deps venv
 	molecule/images/build.sh
-	inventories/demo/host.sh up
+	molecule/images/demo-host.sh up
 	ansible-playbook site.yml -i inventories/demo
-	inventories/demo/host.sh info
+	molecule/images/demo-host.sh info
 
 demo-clean:
-	inventories/demo/host.sh down
+	molecule/images/demo-host.sh down
 
 clean: demo-clean
 	rm -rf $(VENV) .cache
