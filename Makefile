@@ -29,7 +29,7 @@ images: deps
 	molecule/images/build.sh
 
 lint: venv
-	ruff check python bench tests
+	ruff check python bench tests molecule
 	cd python && mypy
 	ansible-lint
 
