@@ -50,7 +50,7 @@ def test_nouveau_blacklisted(host):
     assert conf.contains("^options nouveau modeset=0$")
 
 
-def test_persistenced_enabled_but_not_forced_without_gpu(host):
+def test_persistenced_enabled(host):
     assert host.service("nvidia-persistenced").is_enabled
 
 
@@ -58,3 +58,4 @@ def test_local_fact_records_version_and_no_gpu(host):
     fact = json.loads(host.file("/etc/ansible/facts.d/nvidia_driver.fact").content_string)
     assert fact["version"] == DRIVER
     assert fact["source"] == "distro"
+    assert fact["status"] == "no NVIDIA GPU detected"

@@ -77,6 +77,7 @@ def test_cdi_spec_written_for_installed_driver(host):
 def test_no_gpu_reported_and_fabric_manager_enabled(host):
     fact = json.loads(host.file("/etc/ansible/facts.d/nvidia_driver.fact").content_string)
     assert fact["version"] == A and fact["fabricmanager"] is True
+    assert fact["status"] == "no NVIDIA GPU detected"
     assert host.service("nvidia-fabricmanager").is_enabled
     assert not host.service("nvidia-fabricmanager").is_running  # no NVSwitch device to manage
 
