@@ -1,0 +1,91 @@
+"""Rolling driver update over three hosts with a fault on host 2 (see molecule.yml).
+
+Host 1 moves to branch B and is done; host 2's post-update validation fails, so it is rolled back to
+branch A (driver and fabric manager), left drained and the rollout halts; host 3 is never touched.
+The controller's run report shows at most one host drained at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+A, B = "550.163.01", "570.172.08"
+PACKAGES = ("nvidia-open", "nvidia-kernel-open-dkms", "libnvidia-ml1", "nvidia-smi", "nvidia-fabricmanager")
+STATE = "/var/lib/colostack/rollout-state.json"
+
+
+def host(n: int) -> Any:
+    return testinfra.get_host(f"podman://rolling-update-h{n}")
+
+
+def versions(h: Any) -> set[str]:
+    out = h.check_output("dpkg-query -W -f='${Version}\\n' " + " ".join(PACKAGES))
+    return set(out.split())
+
+
+def state(h: Any) -> dict[str, Any]:
+    return json.loads(h.file(STATE).content_string)
+
+
+@pytest.fixture(scope="module")
+def events() -> list[dict[str, Any]]:
+    report = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "rollout-report.jsonl"
+    return [json.loads(line) for line in report.read_text().splitlines() if line]
+
+
+def test_host1_updated_driver_and_fabric_manager_and_done():
+    h = host(1)
+    assert versions(h) == {f"{B}-1"}
+    s = state(h)
+    assert (s["state"], s["from"], s["to"]) == ("done", A, B)
+    assert [e["state"] for e in s["history"]] == [
+        "admitted", "drained", "updating", "validating", "validating", "done"]
+    assert not h.file("/etc/colostack-drained").exists
+    assert h.service("gpu-workload").is_running
+
+
+def test_host2_rolled_back_to_branch_a_and_left_drained():
+    h = host(2)
+    assert versions(h) == {f"{A}-1"}
+    held = set(h.check_output("apt-mark showhold").split())
+    assert set(PACKAGES) <= held
+    s = state(h)
+    assert (s["state"], s["from"], s["to"]) == ("rolled_back", A, B)
+    assert s["history"][-1]["event"] == "left_drained"
+    assert "updating" in [e["state"] for e in s["history"]]
+    assert h.file("/etc/colostack-drained").exists
+    assert not h.service("gpu-workload").is_running
+    after = json.loads(h.file("/var/lib/colostack/after.json").content_string)
+    assert after["verdict"] == "unhealthy"
+
+
+def test_host3_untouched_on_branch_a():
+    h = host(3)
+    assert versions(h) == {f"{A}-1"}
+    assert not h.file(STATE).exists
+    assert not h.file("/etc/colostack-drained").exists
+    assert h.service("gpu-workload").is_running
+
+
+def test_report_never_has_two_hosts_drained(events):
+    drains = [e for e in events if e["event"] in ("drain", "undrain")]
+    assert [(e["host"], e["event"]) for e in drains] == [
+        ("rolling-update-h1", "drain"), ("rolling-update-h1", "undrain"), ("rolling-update-h2", "drain")]
+    drained: set[str] = set()
+    for e in sorted(drains, key=lambda e: e["time"]):
+        if e["event"] == "drain":
+            drained.add(e["host"])
+        else:
+            drained.discard(e["host"])
+        assert len(drained) <= 1, e
+
+
+def test_report_records_final_states(events):
+    last = {e["host"]: e["state"] for e in events}
+    assert last == {"rolling-update-h1": "done", "rolling-update-h2": "rolled_back"}
