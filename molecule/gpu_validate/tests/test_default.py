@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 import testinfra.utils.ansible_runner
 
 HOSTS = testinfra.utils.ansible_runner.AnsibleRunner(
@@ -30,10 +31,20 @@ def test_report_on_host_has_the_verdict_of_its_recording(host):
 
 
 def test_power_caps_from_inventory_were_checked_against_constraints(host):
+    if host.backend.get_hostname() != "gpuval-healthy":
+        pytest.skip("only the healthy host has caps in its inventory")
     report = _report(host)
     assert any("not applied" in n and "700" in n for n in report["notes"])
     caps = [r for r in report["results"] if r["check"] == "power_cap"]
     assert len(caps) == 8 and all(r["limit"] == 700.0 for r in caps)
+
+
+def test_host_without_caps_neither_sets_nor_expects_one(host):
+    if host.backend.get_hostname() != "gpuval-faulty":
+        pytest.skip("only the faulty host keeps the default (no caps)")
+    unit = host.run("systemctl cat colostack-validate.service").stdout
+    assert "ExecStart=" in unit and "power-cap" not in unit
+    assert not any("not applied" in n for n in _report(host)["notes"])
 
 
 def test_textfile_has_one_gauge_per_check_and_gpu(host):
