@@ -4,11 +4,8 @@ redis-server. Run from the repository root: .venv/bin/python docs/samples/regene
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
+import sys
 import tempfile
-import time
 from pathlib import Path
 
 import redis
@@ -17,6 +14,10 @@ from colostack.cost import usage
 from colostack.cost.usage import Usage
 
 DOCS = Path(__file__).resolve().parent.parent
+# The same throwaway redis-server the cost tests use.
+sys.path.insert(0, str(DOCS.parent / "python" / "tests"))
+from redisproc import redis_server
+
 RATE_CARD = DOCS.parent / "inventories/colo/group_vars/gpu_nodes/cost_agent.yml"
 NOTE = "SYNTHETIC sample: usage made up by docs/samples/regenerate.py, not measured."
 
@@ -38,29 +39,12 @@ def synthetic_day(day: int) -> dict[str, Usage]:
 
 
 def chargeback_sample() -> None:
-    with tempfile.TemporaryDirectory() as tmp, socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        exe = shutil.which("redis-server") or "redis-server"
-        proc = subprocess.Popen([exe, "--port", str(port), "--save", "", "--dir", tmp],
-                                stdout=subprocess.DEVNULL)
-        try:
-            url = f"redis://127.0.0.1:{port}/0"
-            client = redis.Redis.from_url(url)
-            for _ in range(100):
-                try:
-                    client.ping()
-                    break
-                except redis.ConnectionError:
-                    time.sleep(0.05)
-            for day in range(1, 31):
-                usage.write(client, f"2026-11-{day:02d}", synthetic_day(day), 86400)
-            main(["chargeback", "--month", "2026-11", "--rate-card", str(RATE_CARD),
-                  "--redis-url", url, "--out", str(DOCS / "samples"), "--note", NOTE])
-        finally:
-            proc.terminate()
-            proc.wait()
+    with tempfile.TemporaryDirectory() as tmp, redis_server(Path(tmp)) as url:
+        client = redis.Redis.from_url(url)
+        for day in range(1, 31):
+            usage.write(client, f"2026-11-{day:02d}", synthetic_day(day), 86400)
+        main(["chargeback", "--month", "2026-11", "--rate-card", str(RATE_CARD),
+              "--redis-url", url, "--out", str(DOCS / "samples"), "--note", NOTE])
 
 
 if __name__ == "__main__":
