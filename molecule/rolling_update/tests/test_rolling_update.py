@@ -2,7 +2,8 @@
 
 Host 1 moves to branch B and is done; host 2's post-update validation fails, so it is rolled back to
 branch A (driver and fabric manager), left drained and the rollout halts; host 3 is never touched.
-The controller's run report shows at most one host drained at any time.
+Drain is the vllm role's own (STAND-IN vLLM behind the role's nginx proxy). The controller's run
+report shows at most one host drained at any time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import testinfra
 A, B = "550.163.01", "570.172.08"
 PACKAGES = ("nvidia-open", "nvidia-kernel-open-dkms", "libnvidia-ml1", "nvidia-smi", "nvidia-fabricmanager")
 STATE = "/var/lib/colostack/rollout-state.json"
+DRAIN_FLAG = "/etc/nginx/vllm-drained"  # the vllm role's drain flag
 
 
 def host(n: int) -> Any:
@@ -33,6 +35,17 @@ def state(h: Any) -> dict[str, Any]:
     return json.loads(h.file(STATE).content_string)
 
 
+def proxy_health(h: Any) -> str:
+    """HTTP status of the vllm role's proxy /health, which the gateway health-checks."""
+    return str(h.check_output("curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1/health"))
+
+
+def assert_serving(h: Any) -> None:
+    assert h.service("vllm").is_running
+    assert not h.file(DRAIN_FLAG).exists
+    assert proxy_health(h) == "200"
+
+
 @pytest.fixture(scope="module")
 def events() -> list[dict[str, Any]]:
     report = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "rollout-report.jsonl"
@@ -46,8 +59,7 @@ def test_host1_updated_driver_and_fabric_manager_and_done():
     assert (s["state"], s["from"], s["to"]) == ("done", A, B)
     assert [e["state"] for e in s["history"]] == [
         "admitted", "drained", "updating", "validating", "validating", "done"]
-    assert not h.file("/etc/colostack-drained").exists
-    assert h.service("gpu-workload").is_running
+    assert_serving(h)
 
 
 def test_host2_rolled_back_to_branch_a_and_left_drained():
@@ -59,8 +71,9 @@ def test_host2_rolled_back_to_branch_a_and_left_drained():
     assert (s["state"], s["from"], s["to"]) == ("rolled_back", A, B)
     assert s["history"][-1]["event"] == "left_drained"
     assert "updating" in [e["state"] for e in s["history"]]
-    assert h.file("/etc/colostack-drained").exists
-    assert not h.service("gpu-workload").is_running
+    assert h.file(DRAIN_FLAG).exists
+    assert not h.service("vllm").is_running
+    assert proxy_health(h) == "503"  # the gateway keeps the node out
     after = json.loads(h.file("/var/lib/colostack/after.json").content_string)
     assert after["verdict"] == "unhealthy"
 
@@ -69,8 +82,7 @@ def test_host3_untouched_on_branch_a():
     h = host(3)
     assert versions(h) == {f"{A}-1"}
     assert not h.file(STATE).exists
-    assert not h.file("/etc/colostack-drained").exists
-    assert h.service("gpu-workload").is_running
+    assert_serving(h)
 
 
 def test_report_never_has_two_hosts_drained(events):

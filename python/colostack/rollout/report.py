@@ -12,7 +12,7 @@ LAST = "last.json"
 
 @dataclass
 class HostResult:
-    """Counts from the playbook stats plus the first failure seen for one host."""
+    """Counts from the playbook stats plus the failure that stopped one host."""
 
     ok: int = 0
     changed: int = 0
@@ -56,10 +56,10 @@ class RunReport:
         if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             if data.get("ignore_errors"):
                 return
+            # Keep the last failure: a rescued one is followed by the failure that halted the host.
             host = self.hosts.setdefault(data.get("host", "?"), HostResult())
-            if host.failed_task is None:
-                host.failed_task = data.get("task")
-                host.message = str(data.get("res", {}).get("msg", ""))[:500]
+            host.failed_task = data.get("task")
+            host.message = str(data.get("res", {}).get("msg", ""))[:1000]
         elif event.get("event") == "playbook_on_stats":
             self._record_stats(data)
 
