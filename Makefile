@@ -4,13 +4,15 @@ SHELL := /bin/bash
 VENV := .venv
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := podman runc mmdebstrap uidmap fuse-overlayfs slirp4netns openssl redis-server redis-tools chromium
+# netavark + aardvark-dns (+ iptables, which netavark drives): without them Debian 12 falls back
+# to CNI, where test hosts cannot resolve each other.
+APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl redis-server redis-tools chromium
 export CONTAINERS_CONF := $(CURDIR)/molecule/images/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 
-.PHONY: deps venv images lint test demo demo-clean clean
+.PHONY: deps venv images netcheck lint test demo demo-clean clean
 
 deps:
 	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
@@ -28,16 +30,19 @@ $(VENV)/.installed: requirements.txt constraints.txt python/pyproject.toml
 images: deps
 	molecule/images/build.sh
 
+# Fails in seconds, with the fix, when test hosts on one network cannot resolve each other.
+netcheck: images
+	molecule/images/check-network.sh
+
 lint: venv
 	ruff check python bench tests molecule
 	cd python && mypy
 	ansible-lint
 
-test: deps venv images
+test: deps venv images netcheck
 	$(VENV)/bin/pytest
 
-demo: deps venv
-	molecule/images/build.sh
+demo: deps venv netcheck
 	molecule/images/demo-host.sh up
 	ansible-playbook site.yml -i inventories/demo
 	molecule/images/demo-host.sh info

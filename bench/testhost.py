@@ -12,6 +12,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = "localhost/debian13-systemd:latest"
+# Bench hosts share a project network: only user-defined networks give them DNS (aardvark-dns).
+NETWORK = "colostack-bench-net"
 ENV = dict(
     os.environ,
     CONTAINERS_CONF=os.environ.get("CONTAINERS_CONF", str(REPO / "molecule/images/containers.conf")),
@@ -40,8 +42,10 @@ class TestHost:
 
     def start(self) -> TestHost:
         sh(["podman", "rm", "-f", self.name], check=False)
+        if sh(["podman", "network", "exists", NETWORK], check=False).returncode != 0:
+            sh(["podman", "network", "create", NETWORK])
         sh(["podman", "run", "-d", "--name", self.name, "--hostname", self.name, "--systemd=always",
-            f"--shm-size={self.shm_size}", IMAGE, "/sbin/init"])
+            f"--network={NETWORK}", f"--shm-size={self.shm_size}", IMAGE, "/sbin/init"])
         for _ in range(60):
             state = sh(["podman", "exec", self.name, "systemctl", "is-system-running"], check=False).stdout.strip()
             if state in ("running", "degraded"):
@@ -53,7 +57,7 @@ class TestHost:
         return sh(["podman", "exec", self.name, "sh", "-c", command], timeout=timeout)
 
     def ip(self) -> str:
-        out = sh(["podman", "inspect", "-f", "{{.NetworkSettings.IPAddress}}", self.name]).stdout.strip()
+        out = sh(["podman", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", self.name]).stdout.strip()
         if not out:
             raise RuntimeError(f"{self.name} has no IP address")
         return out

@@ -5,6 +5,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/molecule/images/containers.conf}"
 name=colostack-demo
+# A project network with DNS: the default network gives hosts no name resolution under netavark.
+net=colostack-demo-net
 image=localhost/debian13-systemd:latest
 port=${COLOSTACK_DEMO_PGBOUNCER_PORT:-16432}
 
@@ -12,7 +14,8 @@ case "${1:-}" in
   up)
     if [ "$(podman container inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then
       podman rm -f "$name" >/dev/null 2>&1 || true
-      podman run -d --name "$name" --hostname "$name" --systemd=always \
+      podman network exists "$net" || podman network create "$net" >/dev/null
+      podman run -d --name "$name" --hostname "$name" --systemd=always --network "$net" \
         -p "127.0.0.1:$port:6432" "$image" /sbin/init >/dev/null
     fi
     for _ in $(seq 30); do
@@ -22,7 +25,8 @@ case "${1:-}" in
     done
     echo "demo host did not boot (state: ${state:-unknown})" >&2; exit 1 ;;
   down)
-    podman rm -f "$name" >/dev/null 2>&1 || true ;;
+    podman rm -f "$name" >/dev/null 2>&1 || true
+    podman network rm -f "$net" >/dev/null 2>&1 || true ;;
   info)
     pw_file="$repo/.demo/postgresql_app_password"
     cat <<TXT
