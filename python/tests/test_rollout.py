@@ -39,6 +39,12 @@ PLAYBOOK = """\
       ansible.builtin.set_stats:
         data:
           updated: ["{{ inventory_hostname }}"]
+    - name: Record what the playbook was given
+      ansible.builtin.set_stats:
+        data:
+          host_key_checking: "{{ lookup('ansible.builtin.config', 'HOST_KEY_CHECKING') }}"
+          run_identity: "{{ colostack_rollout_run_identity.run_id }}"
+        aggregate: false
 """
 
 
@@ -52,7 +58,7 @@ def project(tmp_path: Path) -> Path:
 def rollout(project: Path, *extra: str) -> int:
     return main(["rollout", str(project / "site.yml"), "-i", str(project / "hosts.ini"),
                  "--report-dir", str(project / "reports"), "--project-dir", str(project),
-                 *extra])
+                 "--lock-file", str(project / "rollout.lock"), *extra])
 
 
 def test_successful_rollout_exits_zero_and_reports_every_host(
@@ -63,6 +69,10 @@ def test_successful_rollout_exits_zero_and_reports_every_host(
     assert report["outcome"] == "succeeded"
     assert {h: r["state"] for h, r in report["hosts"].items()} == {"node-1": "ok", "node-2": "ok"}
     assert report["stats_data"]["updated"] == ["node-1", "node-2"]
+    # ansible-runner would turn host-key checking off; rollouts keep it on.
+    assert report["stats_data"]["host_key_checking"] is True
+    assert report["stats_data"]["run_identity"] == report["run_id"]
+    assert (project / "rollout.lock").read_text() == ""  # released
     assert "rollout succeeded" in capsys.readouterr().out
 
 
@@ -94,7 +104,7 @@ def test_deadline_cancels_a_running_playbook_from_a_worker_thread(project: Path)
     config = RolloutConfig(
         playbook=project / "site.yml", inventory=project / "hosts.ini",
         report_dir=project / "reports", project_dir=project, extravars={"sleep_s": 60},
-        deadline=datetime.now(UTC) + timedelta(seconds=3),
+        deadline=datetime.now(UTC) + timedelta(seconds=3), lock_file=project / "rollout.lock",
     )
     result: list[RunReport] = []
     began = time.monotonic()
@@ -113,6 +123,7 @@ def test_stop_event_cancels_and_cli_refuses_outside_the_window(project: Path) ->
     config = RolloutConfig(
         playbook=project / "site.yml", inventory=project / "hosts.ini",
         report_dir=project / "reports", project_dir=project, extravars={"sleep_s": 60},
+        lock_file=project / "rollout.lock",
     )
     threading.Timer(2.0, stop.set).start()
     report = run_rollout(config, stop)

@@ -72,3 +72,25 @@ def test_scheduled_service_runs_the_playbook_and_writes_the_report(host):
     assert report["stats_data"] == {"noop_ran": True}
     assert report["deadline"] is not None
     assert host.file("/var/lib/colostack/rollouts/nightly-noop/last.json").user == "colostack"
+
+
+def test_scheduled_runs_check_host_keys_against_the_managed_known_hosts(host):
+    known = host.file("/var/lib/colostack/.ssh/known_hosts")
+    assert known.content_string == (
+        "hgx-h100-01.colo.example ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIMM8LV3ZOgb5lwpvQz1RG6FUmKZsR3U8mHa5l4Dh6k+Q\n")
+    assert (known.user, known.mode) == ("colostack", 0o644)
+    assert host.file("/var/lib/colostack/.ssh").mode == 0o700
+    unit = "colostack-rollout-weekly-firmware.service"
+    env = host.check_output(f"systemctl show -p Environment --value {unit}")
+    assert "ANSIBLE_HOST_KEY_CHECKING=True" in env.split()
+    execstart = host.check_output(f"systemctl show -p ExecStart --value {unit}")
+    assert "--lock-file /var/lib/colostack/rollouts/rollout.lock" in execstart
+
+
+def test_a_scheduled_run_holds_the_rollout_lock_only_while_it_runs(host):
+    lock = host.file("/var/lib/colostack/rollouts/rollout.lock")
+    assert lock.exists and lock.content_string == ""  # released by the run above
+    report = json.loads(host.file("/var/lib/colostack/rollouts/nightly-noop/last.json")
+                        .content_string)
+    assert report["run_id"].startswith("control_node-d13:")

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from colostack.rollout.report import RunReport, write_report
+from colostack.rollout.lock import DEFAULT_LOCK_FILE, LockError
+from colostack.rollout.report import ReportError, RunReport, write_report
 from colostack.rollout.runner import RolloutConfig, run_rollout
 from colostack.windows import WindowSpec, WindowSpecError, window_at
 
@@ -30,6 +31,10 @@ def register(subparsers: Any) -> None:
                         help="key=value or a YAML/JSON mapping; repeatable")
     parser.add_argument("--report-dir", type=Path, default=Path("/var/lib/colostack/rollouts"))
     parser.add_argument("--project-dir", type=Path, default=Path.cwd())
+    parser.add_argument("--lock-file", type=Path, default=DEFAULT_LOCK_FILE,
+                        help="the controller's rollout lock, shared by every rollout playbook")
+    parser.add_argument("--take-over", action="store_true",
+                        help="take over a lock that a dead rollout left behind")
     stop = parser.add_mutually_exclusive_group()
     stop.add_argument("--deadline", type=datetime.fromisoformat, help="hard stop, ISO with offset")
     stop.add_argument("--window", help="window JSON; the hard stop is the current window's end")
@@ -78,9 +83,14 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     config = RolloutConfig(
         playbook=args.playbook, inventory=args.inventory, report_dir=args.report_dir,
         project_dir=args.project_dir, extravars=_extravars(args.extra_vars), limit=args.limit,
-        deadline=deadline,
+        deadline=deadline, lock_file=args.lock_file, take_over=args.take_over,
     )
-    report = run_rollout(config, stop)
+    try:
+        report = run_rollout(config, stop)
+    except (LockError, ReportError) as exc:
+        # Nothing ran; the report directory belongs to whoever holds the lock.
+        print(f"rollout refused: {exc}", file=sys.stderr)
+        return EXIT_CODES["refused"]
     path = write_report(report, args.report_dir)
     if report.previous and report.previous["outcome"] != "succeeded":
         print(f"previous run ({report.previous['started']}) was {report.previous['outcome']}")

@@ -7,7 +7,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from colostack.fsutil import atomic_write_text
+
 LAST = "last.json"
+
+
+class ReportError(ValueError):
+    """A report file that cannot be read; the message names it."""
 
 
 @dataclass
@@ -49,6 +55,8 @@ class RunReport:
     stats_data: dict[str, Any] = field(default_factory=dict)
     previous: dict[str, Any] | None = None
     artifacts: str | None = None
+    run_id: str | None = None
+    took_over: str | None = None
 
     def record_event(self, event: dict[str, Any]) -> None:
         """Fold one ansible-runner event into the report."""
@@ -92,6 +100,8 @@ class RunReport:
             lines.append(f"  cancelled: {self.cancel_reason}")
         if self.forced_window:
             lines.append("  maintenance window OVERRIDDEN (colostack_force_window=true)")
+        if self.took_over:
+            lines.append(f"  took over the stale rollout lock of {self.took_over}")
         for name, host in sorted(self.hosts.items()):
             line = f"  {name}: {host.state} (ok={host.ok} changed={host.changed})"
             if host.failed_task:
@@ -107,10 +117,10 @@ def write_report(report: RunReport, report_dir: Path) -> Path:
     report_dir.mkdir(parents=True, exist_ok=True)
     stem = "rollout-" + report.started.replace(":", "").replace("-", "").replace("+0000", "Z")
     path = report_dir / f"{stem}.json"
-    text = json.dumps(report.to_dict(), indent=2, sort_keys=True)
-    path.write_text(text + "\n")
-    (report_dir / f"{stem}.txt").write_text(report.summary() + "\n")
-    (report_dir / LAST).write_text(text + "\n")
+    text = json.dumps(report.to_dict(), indent=2, sort_keys=True) + "\n"
+    atomic_write_text(path, text)
+    atomic_write_text(report_dir / f"{stem}.txt", report.summary() + "\n")
+    atomic_write_text(report_dir / LAST, text)
     return path
 
 
@@ -118,4 +128,8 @@ def load_last_report(report_dir: Path) -> RunReport | None:
     path = report_dir / LAST
     if not path.exists():
         return None
-    return RunReport.from_dict(json.loads(path.read_text()))
+    try:
+        return RunReport.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ReportError(f"cannot read the previous run's report {path} ({exc}); move it "
+                          "aside to start without it") from None

@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from colostack.rollout.lock import DEFAULT_LOCK_FILE, Holder, RolloutLock
 from colostack.rollout.report import RunReport, load_last_report
 
 FORCE_VAR = "colostack_force_window"
+# ansible-runner turns host-key checking off unless told; rollouts are privileged runs over SSH.
+ENVVARS = {"ANSIBLE_HOST_KEY_CHECKING": "True"}
 
 
 @dataclass
@@ -24,6 +27,8 @@ class RolloutConfig:
     extravars: dict[str, Any] = field(default_factory=dict)
     limit: str | None = None
     deadline: datetime | None = None
+    lock_file: Path = DEFAULT_LOCK_FILE
+    take_over: bool = False
 
 
 def _now() -> datetime:
@@ -39,14 +44,26 @@ def run_rollout(
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = _now,
 ) -> RunReport:
-    """Run the playbook; cancel when `stop` is set or `config.deadline` passes.
+    """Run the playbook under the controller's rollout lock; cancel on `stop` or the deadline.
 
-    ansible-runner's default cancel handling installs a signal handler, which only works in the
-    main thread; this callback works from any thread (a scheduler, a test, a systemd stop).
+    Raises LockError, before anything runs, while another rollout holds the lock or a dead one
+    left it (unless `config.take_over`). ansible-runner's default cancel handling installs a
+    signal handler, which only works in the main thread; this callback works from any thread.
     """
+    holder = Holder.current(str(config.playbook))
+    with RolloutLock(config.lock_file, holder, config.take_over) as lock:
+        return _run_locked(config, holder, lock, stop or threading.Event(), clock)
+
+
+def _run_locked(
+    config: RolloutConfig,
+    holder: Holder,
+    lock: RolloutLock,
+    stop: threading.Event,
+    clock: Callable[[], datetime],
+) -> RunReport:
     import ansible_runner  # noqa: PLC0415  (only control nodes install the [control] extra)
 
-    stop = stop or threading.Event()
     previous = load_last_report(config.report_dir)
     started = clock()
     report = RunReport(
@@ -57,7 +74,15 @@ def run_rollout(
         previous={"outcome": previous.outcome, "started": previous.started,
                   "hosts": {h: r.state for h, r in previous.hosts.items()}} if previous else None,
     )
-    extravars = dict(config.extravars)
+    report.run_id = holder.run_id
+    if lock.taken_over is not None:
+        report.took_over = lock.taken_over.describe()
+    # The playbooks' guard checks that the lock's holder is this run, and records it as the owner
+    # of every host it changes.
+    extravars = {**config.extravars, "colostack_rollout_run_identity": holder.__dict__.copy(),
+                 "colostack_rollout_lock_file": str(config.lock_file)}
+    if config.take_over:
+        extravars["colostack_rollout_takeover"] = True
     if previous is not None:
         extravars["colostack_rollout_previous_report"] = str(config.report_dir / "last.json")
 
@@ -84,6 +109,7 @@ def run_rollout(
             playbook=str(config.playbook.resolve()),
             inventory=str(config.inventory.resolve()),
             extravars=extravars,
+            envvars=ENVVARS,
             limit=config.limit,
             cancel_callback=cancel,
             event_handler=on_event,
