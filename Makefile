@@ -35,7 +35,7 @@ netcheck: images
 	molecule/images/check-network.sh
 
 lint: venv
-	ruff check python bench tests molecule
+	ruff check python bench tests molecule playbooks
 	cd python && mypy
 	ansible-lint
 

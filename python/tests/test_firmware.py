@@ -103,6 +103,7 @@ def inventory(
         "firmware_rollout_undrain_tasks": str(DRAIN_STANDIN / "undrain.yml"),
         "firmware_rollout_report_file": str(tmp_path / "rollouts" / "firmware_rollout.jsonl"),
         "firmware_test_dir": str(tmp_path),
+        "colostack_rollout_lock_file": str(tmp_path / "rollout.lock"),
         **extra,
     }
     hosts = {
@@ -182,6 +183,77 @@ def test_task_exception_leaves_the_host_drained_and_halts_before_the_next_host(
     assert "ended Exception" in events[3]["failure"]
     assert events[2]["packages"] == ["hgx-gpu-bundle"]
     assert most_hosts_drained_at_once(events) == 1  # serial 1: one host out of service at a time
+
+
+@pytest.mark.parametrize("failing_host", ["fw-node-1", "fw-node-2"])
+def test_in_a_batch_of_two_the_failed_host_is_left_drained_its_mate_finishes_and_the_rollout_halts(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator], failing_host: str
+) -> None:
+    bmcs = {name: emulator("exception" if name == failing_host else "none")
+            for name in ("fw-node-1", "fw-node-2", "fw-node-3")}
+    inv = inventory(tmp_path, cert, bmcs, firmware_rollout_max_drained=2)
+    result = subprocess.run(
+        ["ansible-playbook", str(PLAYBOOK), "-i", str(inv), "-e", "firmware_rollout_serial=2"],
+        cwd=REPO, env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_CACHE_PLUGIN="memory"),
+        capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode != 0
+    assert f"FIRMWARE ROLLOUT HALTED at {failing_host}" in result.stdout  # its rescue ran
+    assert "the canary batch had 1 failed host(s)" in result.stdout
+    mate = "fw-node-2" if failing_host == "fw-node-1" else "fw-node-1"
+    assert bmcs[mate].state()["versions"]["HGX_FW_GPU_0"] == GPU_IMAGE["HGX_FW_GPU_0"]
+    assert bmcs[failing_host].state()["resets"] == []
+    assert bmcs["fw-node-3"].state()["tasks"] == []  # halted after the batch
+    events = {(e["host"], e["event"]) for e in event_report(tmp_path)}
+    assert events == {(mate, "drain"), (mate, "undrain"),
+                      (failing_host, "drain"), (failing_host, "left_drained")}
+    assert not (tmp_path / f"{mate}.drained").exists()
+    assert (tmp_path / f"{failing_host}.drained").exists()
+    assert most_hosts_drained_at_once(event_report(tmp_path)) == 2
+
+
+def test_a_firmware_rollout_is_refused_while_a_driver_rollout_holds_the_lock(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator]
+) -> None:
+    bmc = emulator("none")
+    inv = inventory(tmp_path, cert, {"fw-node-1": bmc})
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; "
+         "from colostack.rollout.lock import Holder, RolloutLock; "
+         "lock = RolloutLock(Path(sys.argv[1]), Holder.current('rolling_driver_update.yml')); "
+         "lock.acquire(); print('held', flush=True); time.sleep(60)",
+         str(tmp_path / "rollout.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = playbook(inv)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode != 0
+    assert "ROLLOUT REFUSED: another rollout holds" in result.stdout
+    assert f"pid {holder.pid}" in result.stdout and "rolling_driver_update.yml" in result.stdout
+    assert bmc.state()["tasks"] == []
+    assert drain_log(tmp_path) == [] and event_report(tmp_path) == []
+
+
+@pytest.mark.parametrize(("serial", "message"), [
+    ("0", "firmware_rollout_serial must be between 1"),
+    ("-1", "firmware_rollout_serial must be a whole number"),
+    ("2", "firmware_rollout_serial gives a batch of 2 hosts, more than firmware_rollout_max_dr"),
+])
+def test_bad_serial_is_refused_before_any_drain(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator], serial: str, message: str
+) -> None:
+    bmcs = {"fw-node-1": emulator("none"), "fw-node-2": emulator("none")}
+    inv = inventory(tmp_path, cert, bmcs)
+    result = subprocess.run(
+        ["ansible-playbook", str(PLAYBOOK), "-i", str(inv),
+         "-e", f"firmware_rollout_serial={serial}"],
+        cwd=REPO, env=dict(os.environ, ANSIBLE_FORCE_COLOR="false", ANSIBLE_CACHE_PLUGIN="memory"),
+        capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode != 0
+    assert message in result.stdout
+    assert all(b.state()["tasks"] == [] for b in bmcs.values())
+    assert drain_log(tmp_path) == []
 
 
 def test_stuck_task_times_out_without_resetting_the_flash(
