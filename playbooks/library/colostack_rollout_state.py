@@ -31,6 +31,7 @@ author: colostack
 """
 
 
+# The same steps as colostack.fsutil.atomic_write_text: modules run on hosts without colostack.
 def write(path: str, content: str) -> None:
     folder = os.path.dirname(path)
     os.makedirs(folder, mode=0o755, exist_ok=True)
