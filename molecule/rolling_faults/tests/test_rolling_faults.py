@@ -103,7 +103,7 @@ def test_failing_package_install_rolls_back_to_a_clean_branch_a_and_returns_to_s
     assert code == 1  # halted
     failed = report["hosts"]["rf-dkms"]
     assert failed["state"] == "failed"
-    assert failed["failed_task"] == "Halt the rollout"
+    assert failed["failed_task"] == "Fail each host that did not reach the target"
     assert "ROLLOUT HALTED at rf-dkms (Install driver" in failed["message"]
     assert "rolled back to 550.163.01, healthy, back in service" in failed["message"]
     assert [e["state"] for e in report["stats_data"]["rolling_update_events"]][-1] == "rolled_back"
@@ -350,7 +350,7 @@ def test_serial_1_2_failure_on_the_second_host_of_the_second_batch_halts_before_
     assert first.returncode == 1, out[-3000:]  # halted
     report = json.loads((reports / "last.json").read_text())
     assert report["outcome"] == "halted"
-    assert report["hosts"]["rf-kill"]["failed_task"] == "Halt the rollout"
+    assert report["hosts"]["rf-kill"]["failed_task"] == "Fail each host that did not reach the target"
     assert "ROLLOUT HALTED at rf-kill" in report["hosts"]["rf-kill"]["message"]
     assert "still unhealthy, left drained" in report["hosts"]["rf-kill"]["message"]
     for name in ("rf-dkms", "rf-fm"):  # the canary and the failed host's batch-mate
