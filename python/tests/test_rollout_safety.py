@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -213,3 +214,22 @@ def test_a_host_owned_by_a_live_run_is_refused_and_a_dead_runs_host_is_resumed()
     assert check_owner(state, me, "h1", take_over=True) == "taken_over"
     state.owner = me
     assert check_owner(state, me, "h1", take_over=False) == "own"
+
+
+def test_a_report_line_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    """The state action appends to the controller's report after the host's state is written;
+    a full or read-only report location must not turn that into a failed (rescued) host."""
+    spec = importlib.util.spec_from_file_location(
+        "colostack_rollout_state_action",
+        Path(__file__).resolve().parents[2] / "playbooks/action_plugins/colostack_rollout_state.py")
+    assert spec is not None and spec.loader is not None
+    action = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(action)
+    event = {"host": "h1", "event": "drain", "time": "2026-11-30T00:00:00.000000Z"}
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    warning = action._append_report(str(blocked / "report.jsonl"), event)
+    assert warning.startswith(f"could not append to the run report {blocked}/report.jsonl")
+    report = tmp_path / "ok" / "report.jsonl"
+    assert action._append_report(str(report), event) == ""
+    assert json.loads(report.read_text()) == event
