@@ -6,13 +6,14 @@ PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # netavark + aardvark-dns (+ iptables, which netavark drives): without them Debian 12 falls back
 # to CNI, where test hosts cannot resolve each other.
-APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl redis-server redis-tools chromium
+# openssh-client: Ansible and testinfra reach test hosts over SSH; apt-cacher-ng: their package cache.
+APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl openssh-client apt-cacher-ng redis-server redis-tools chromium
 export CONTAINERS_CONF := $(CURDIR)/molecule/images/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 
-.PHONY: deps venv images netcheck lint test demo demo-clean clean
+.PHONY: deps venv images cache netcheck lint test demo demo-clean clean
 
 deps:
 	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
@@ -30,6 +31,10 @@ $(VENV)/.installed: requirements.txt constraints.txt python/pyproject.toml
 images: deps
 	molecule/images/build.sh
 
+# Test hosts fetch each .deb from Debian once per machine, through apt-cacher-ng.
+cache: deps
+	molecule/images/apt-cache.sh
+
 # Fails in seconds, with the fix, when test hosts on one network cannot resolve each other.
 netcheck: images
 	molecule/images/check-network.sh
@@ -39,10 +44,10 @@ lint: venv
 	cd python && mypy
 	ansible-lint
 
-test: deps venv images netcheck
+test: deps venv images cache netcheck
 	$(VENV)/bin/pytest
 
-demo: deps venv netcheck
+demo: deps venv cache netcheck
 	molecule/images/demo-host.sh up
 	ansible-playbook site.yml -i inventories/demo
 	molecule/images/demo-host.sh info

@@ -1,26 +1,17 @@
-"""testinfra talks to Podman test hosts with `podman exec` instead of an Ansible module run per command.
+"""Test-side access to a scenario's hosts over the SSH path Ansible uses (molecule/shared/create.yml).
 
-testinfra's ansible backend runs commands natively for ssh/docker/lxc hosts but falls back to an
-ansible process per command for Podman, which costs seconds each. Map Podman hosts to its
-podman backend; host names stay the inventory names, so `testinfra_hosts` filters still work.
+testinfra's ansible backend reads the scenario inventory and ansible.cfg, so its commands share
+the key, known host keys, bastion hop and ControlPersist master of the Ansible runs.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import testinfra
-from testinfra.utils import ansible_runner
-
-_PODMAN_CONNECTIONS = ("podman", "containers.podman.podman")
-_native = ansible_runner.get_ansible_host
 
 
-def _podman_aware(config: Any, inventory: Any, host: str, **kwargs: Any) -> Any:
-    hostvars = inventory.get("_meta", {}).get("hostvars", {}).get(host, {})
-    if hostvars.get("ansible_connection") in _PODMAN_CONNECTIONS:
-        return testinfra.get_host(f"podman://{hostvars.get('ansible_host', host)}")
-    return _native(config, inventory, host, **kwargs)
-
-
-ansible_runner.get_ansible_host = _podman_aware
+def ssh_host(name: str) -> Any:
+    """The named test host, reached over SSH."""
+    return testinfra.get_host(f"ansible://{name}", ansible_inventory=os.environ["MOLECULE_INVENTORY_FILE"])

@@ -11,6 +11,7 @@ import math
 import os
 import random
 import re
+import shlex
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,14 +20,15 @@ from typing import Any
 import pytest
 import yaml
 
-# podman backend: plain `podman exec`, much faster than an ansible round trip per command.
-testinfra_hosts = ["podman://postgresql-d13"]
+testinfra_hosts = ["postgresql-d13"]
 
 SCENARIO = Path(__file__).resolve().parent.parent
 REPO = SCENARIO.parent.parent
 VARS: dict[str, Any] = yaml.safe_load((SCENARIO / "vars" / "scenario.yml").read_text())
 DB_HOST = "postgresql-d13"
 CLIENT = "postgresql-client"
+# The scenario's SSH config (molecule/shared/create.yml): psql runs on the client host over SSH.
+SSH_CONFIG = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ssh", "config")
 PASSWORD = VARS["postgresql_app_password"]
 DIM = 1536  # role default
 CONFIG_FILES = (
@@ -48,8 +50,8 @@ def remote_psql(
 ) -> subprocess.CompletedProcess[str]:
     """Run SQL with psql on the client host against the database host."""
     conninfo = f"host={DB_HOST} port={port} dbname=colostack user={user} sslmode={sslmode} connect_timeout=10"
-    cmd = ["podman", "exec", "-i", "-e", f"PGPASSWORD={password}", CLIENT,
-           "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", conninfo]
+    cmd = ["ssh", "-F", SSH_CONFIG, CLIENT, "env", f"PGPASSWORD={password}",
+           "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", shlex.quote(conninfo)]
     return subprocess.run(cmd, input=sql, capture_output=True, text=True, timeout=300, check=False)
 
 
@@ -118,11 +120,6 @@ def host_snapshot(host: Any) -> str:
 
 def run_role(tmp_path: Path, extra_vars: dict[str, Any], drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """Run the role against the live test host with the scenario's vars plus overrides."""
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(yaml.safe_dump({"databases": {"hosts": {DB_HOST: {
-        "ansible_connection": "containers.podman.podman",
-        "ansible_python_interpreter": "/usr/bin/python3",
-    }}}}))
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump([{"name": "Apply the postgresql role", "hosts": "databases",
                                          "roles": ["postgresql"]}]))
@@ -130,7 +127,7 @@ def run_role(tmp_path: Path, extra_vars: dict[str, Any], drop: tuple[str, ...] =
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(REPO / "roles"), ANSIBLE_FORCE_COLOR="false",
                ANSIBLE_CACHE_PLUGIN="memory", NO_COLOR="1")
     return subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(playbook), "-e", json.dumps(values)],
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook), "-e", json.dumps(values)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False,
     )
 

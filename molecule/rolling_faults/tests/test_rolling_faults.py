@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import testinfra
 import yaml
+from conftest import ssh_host
 
 A, B = "550.163.01", "570.172.08"
 PACKAGES = ("nvidia-open", "nvidia-kernel-open-dkms", "libnvidia-ml1", "nvidia-smi", "nvidia-fabricmanager")
@@ -34,7 +34,7 @@ AFTER_WINDOW = "2026-06-06T07:30+02:00"  # Saturday, after Sat 02:00 + 4h Europe
 
 
 def host(name: str) -> Any:
-    return testinfra.get_host(f"podman://{name}")
+    return ssh_host(name)
 
 
 def command(target: str, hosts: str, *extra: str) -> list[str]:

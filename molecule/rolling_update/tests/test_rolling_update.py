@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import testinfra
+from conftest import ssh_host
 
 A, B = "550.163.01", "570.172.08"
 PACKAGES = ("nvidia-open", "nvidia-kernel-open-dkms", "libnvidia-ml1", "nvidia-smi", "nvidia-fabricmanager")
@@ -23,7 +23,7 @@ DRAIN_FLAG = "/etc/nginx/vllm-drained"  # the vllm role's drain flag
 
 
 def host(n: int) -> Any:
-    return testinfra.get_host(f"podman://rolling-update-h{n}")
+    return ssh_host(f"rolling-update-h{n}")
 
 
 def versions(h: Any) -> set[str]:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+testinfra_hosts = ["site-d13"]  # the bastion is only a hop
+
 # site.yml sits at the repo root, so the demo lookup writes the password there.
 PASSWORD_FILE = Path(__file__).resolve().parents[3] / ".demo" / "postgresql_app_password"
 
@@ -34,3 +36,10 @@ def test_generated_password_is_the_only_one_accepted(host):
 
 def test_maintenance_timer_is_scheduled(host):
     assert host.run("systemctl is-enabled colostack-pg-maintenance.timer").stdout.strip() == "enabled"
+
+
+def test_ansible_reached_the_host_through_the_bastion(host):
+    # SSH_CONNECTION's first field is the client's address: the bastion's, not the controller's.
+    client = host.run("echo $SSH_CONNECTION").stdout.split()[0]
+    bastion = host.run("getent hosts site-bastion").stdout.split()[0]
+    assert client == bastion

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import testinfra
 import yaml
+from conftest import ssh_host
 
 SCENARIO = Path(__file__).resolve().parent.parent
 REPO = SCENARIO.parent.parent
@@ -26,23 +26,19 @@ MODEL: str = NODE_VARS["vllm_served_model_name"]
 LOCAL = "https://127.0.0.1"  # the nginx proxy on a node, or HAProxy on the gateway
 
 
-def podman_host(name: str) -> Any:
-    return testinfra.get_host(f"podman://{name}")
-
-
 @pytest.fixture(scope="module")
 def gw() -> Any:
-    return podman_host("vllm-gw")
+    return ssh_host("vllm-gw")
 
 
 @pytest.fixture(scope="module")
 def node_a() -> Any:
-    return podman_host("vllm-node-a")
+    return ssh_host("vllm-node-a")
 
 
 @pytest.fixture(scope="module")
 def node_b() -> Any:
-    return podman_host("vllm-node-b")
+    return ssh_host("vllm-node-b")
 
 
 def http(host: Any, url: str, *, key: str | None = None, payload: dict[str, Any] | None = None,
@@ -180,7 +176,7 @@ done
 
 
 def write_script(host: Any, path: str, text: str) -> None:
-    # Written through podman exec, so the key stays out of systemd-run's journal lines.
+    # Written over the test connection, so the key stays out of systemd-run's journal lines.
     host.run_test(f"umask 077 && cat > {path} <<'EOF'\n{text}EOF")
 
 
