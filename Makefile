@@ -13,7 +13,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 
-.PHONY: deps venv images cache netcheck lint test demo demo-clean clean
+.PHONY: deps venv images cache netcheck lint check test demo demo-clean clean
 
 deps:
 	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
@@ -43,6 +43,10 @@ lint: venv
 	ruff check python bench tests molecule playbooks
 	cd python && mypy
 	ansible-lint
+
+# The quick lane for the edit-test loop: lint, unit and property tests, no test hosts.
+check: deps venv
+	$(VENV)/bin/pytest -m 'not molecule'
 
 test: deps venv images cache netcheck
 	$(VENV)/bin/pytest
