@@ -1,9 +1,16 @@
-"""Fresh Debian 13 test hosts (Podman systemd containers) for the benchmarks, and the play that provisions them."""
+"""Fresh Debian 13 test hosts (Podman systemd containers) for the benchmarks, reached over SSH.
+
+Podman only starts and removes the hosts (and copies fixtures in); Ansible reaches them as in
+production: SSH with the project's ansible.cfg (pipelining, ControlPersist), a generated key and
+host keys read out of band. `transport="podman"` keeps the old `podman exec` connection, for a
+side-by-side comparison in one run.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -14,16 +21,17 @@ REPO = Path(__file__).resolve().parent.parent
 IMAGE = "localhost/debian13-systemd:latest"
 # Bench hosts share a project network: only user-defined networks give them DNS (aardvark-dns).
 NETWORK = "colostack-bench-net"
+SSH_DIR = REPO / ".cache" / "bench-ssh"
+SSH_CONFIG = SSH_DIR / "config"
 ENV = dict(
     os.environ,
     CONTAINERS_CONF=os.environ.get("CONTAINERS_CONF", str(REPO / "molecule/images/containers.conf")),
     PATH=f"{REPO / '.venv/bin'}:{os.environ['PATH']}",
+    ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
     ANSIBLE_FORCE_COLOR="false",
     ANSIBLE_CACHE_PLUGIN="memory",
     ANSIBLE_ROLES_PATH=str(REPO / "roles"),
 )
-# Until site.yml exists, the `databases` play it will contain.
-FALLBACK_PLAY = "- name: Provision databases\n  hosts: databases\n  roles: [postgresql]\n"
 
 
 def sh(cmd: list[str], *, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
@@ -31,6 +39,47 @@ def sh(cmd: list[str], *, check: bool = True, timeout: int = 1800) -> subprocess
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
     return proc
+
+
+def ssh_setup() -> None:
+    """The bench key and an SSH config that includes one block (and one known_hosts) per host."""
+    (SSH_DIR / "hosts").mkdir(parents=True, exist_ok=True)
+    SSH_DIR.chmod(0o700)
+    if not (SSH_DIR / "id_ed25519").exists():
+        sh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(SSH_DIR / "id_ed25519")])
+    SSH_CONFIG.write_text(
+        f"Include {SSH_DIR}/hosts/*.conf\n"
+        "Host *\n  User root\n"
+        f"  IdentityFile {SSH_DIR}/id_ed25519\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {SSH_DIR}/hosts/%n.known\n  StrictHostKeyChecking yes\n  LogLevel ERROR\n")
+
+
+def connection_vars(transport: str = "ssh") -> dict[str, object]:
+    if transport == "podman":
+        return {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
+    return {"ansible_connection": "ssh", "ansible_user": "root", "ansible_ssh_common_args": f"-F {SSH_CONFIG}",
+            "ansible_python_interpreter": "/usr/bin/python3"}
+
+
+def children_cpu() -> float:
+    """CPU seconds of finished child processes (ansible-playbook, its workers, their ssh/podman clients)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass
+class Run:
+    seconds: float
+    controller_cpu: float
+    tasks: int  # task results on the host (ok + changed + skipped + failed), from the play recap
+
+
+def recap_tasks(output: str, host: str) -> int:
+    for line in output.splitlines():
+        if line.startswith(host) and "ok=" in line:
+            fields = dict(f.split("=") for f in line.split(":", 1)[1].split())
+            return sum(int(fields.get(k, 0)) for k in ("ok", "changed", "skipped", "failed"))
+    raise RuntimeError(f"no play recap for {host}")
 
 
 @dataclass
@@ -41,17 +90,26 @@ class TestHost:
     shm_size: str = "64m"
 
     def start(self) -> TestHost:
+        ssh_setup()
         sh(["podman", "rm", "-f", self.name], check=False)
         if sh(["podman", "network", "exists", NETWORK], check=False).returncode != 0:
             sh(["podman", "network", "create", NETWORK])
         sh(["podman", "run", "-d", "--name", self.name, "--hostname", self.name, "--systemd=always",
-            f"--network={NETWORK}", f"--shm-size={self.shm_size}", IMAGE, "/sbin/init"])
+            f"--network={NETWORK}", f"--shm-size={self.shm_size}",
+            "-v", f"{SSH_DIR / 'id_ed25519.pub'}:/root/.ssh/authorized_keys:ro", IMAGE, "/sbin/init"])
         for _ in range(60):
             state = sh(["podman", "exec", self.name, "systemctl", "is-system-running"], check=False).stdout.strip()
             if state in ("running", "degraded"):
-                return self
+                break
             time.sleep(1)
-        raise RuntimeError(f"{self.name} did not boot")
+        else:
+            raise RuntimeError(f"{self.name} did not boot")
+        # The host key, read out of band: nothing is trusted on first use.
+        key = self.exec("systemctl start ssh && cat /etc/ssh/ssh_host_ed25519_key.pub").stdout.split()[:2]
+        (SSH_DIR / "hosts" / f"{self.name}.known").write_text(f"{self.name} {' '.join(key)}\n")
+        (SSH_DIR / "hosts" / f"{self.name}.conf").write_text(
+            f"Host {self.name}\n  HostName {self.ip()}\n  HostKeyAlias {self.name}\n")
+        return self
 
     def exec(self, command: str, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
         return sh(["podman", "exec", self.name, "sh", "-c", command], timeout=timeout)
@@ -62,22 +120,19 @@ class TestHost:
             raise RuntimeError(f"{self.name} has no IP address")
         return out
 
-    def provision(self, extra_vars: dict[str, object]) -> float:
-        """Run site.yml (or its databases play) against this host; return seconds taken."""
+    def provision(self, extra_vars: dict[str, object], transport: str = "ssh") -> Run:
+        """Run site.yml's databases play against this host."""
         with tempfile.TemporaryDirectory() as tmp:
             inventory = Path(tmp) / "hosts.yml"
             inventory.write_text(json.dumps({"all": {
                 "children": {"databases": {"hosts": {self.name: None}}},
-                "vars": {"ansible_connection": "containers.podman.podman",
-                         "ansible_python_interpreter": "/usr/bin/python3"},
+                "vars": connection_vars(transport),
             }}))
-            playbook = REPO / "site.yml"
-            if not playbook.exists():
-                playbook = Path(tmp) / "site.yml"
-                playbook.write_text(FALLBACK_PLAY)
-            start = time.monotonic()
-            sh(["ansible-playbook", "-i", str(inventory), str(playbook), "-e", json.dumps(extra_vars)])
-            return time.monotonic() - start
+            cpu, start = children_cpu(), time.monotonic()
+            out = sh(["ansible-playbook", "-i", str(inventory), str(REPO / "site.yml"), "-e", json.dumps(extra_vars)])
+            return Run(time.monotonic() - start, children_cpu() - cpu, recap_tasks(out.stdout, self.name))
 
     def close(self) -> None:
         sh(["podman", "rm", "-f", self.name], check=False)
+        for suffix in (".conf", ".known"):
+            (SSH_DIR / "hosts" / f"{self.name}{suffix}").unlink(missing_ok=True)

@@ -1,11 +1,13 @@
 """Converge benchmark: site.yml on a fresh host against a plain apt-get install of the same packages.
 
-Usage (repository root): .venv/bin/python -m bench.converge
+Usage (repository root): .venv/bin/python -m bench.converge [--no-podman]
 
-Two identical fresh Debian 13 test hosts are started in the same run. On one, a plain
-`apt-get update && apt-get install` of the role's package set gives the floor; on the other,
-site.yml's databases play provisions the host, then runs again (idempotent re-run).
-Targets: converge <= 1.25x the floor, re-run <= 0.15x converge.
+Identical fresh Debian 13 test hosts in one run: on one, a plain `apt-get update && apt-get install`
+of the role's package set gives the floor; on another, site.yml's databases play provisions the
+host over SSH (the production transport, ansible.cfg's pipelining and ControlPersist), then runs
+again (the idempotent re-run). A third host repeats both through `podman exec` (the harness's old
+transport), for the side-by-side ratio. Runs are sequential, so they do not share the CPUs.
+Targets (issue 16): converge <= 1.25x the floor, re-run <= 0.15x converge.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import argparse
 import secrets
 import time
 
-from bench.testhost import TestHost
+from bench.testhost import Run, TestHost
 
 # The role's package set on Debian 13 (roles/postgresql/vars/main.yml, __postgresql_packages).
 PACKAGES = "postgresql-17 postgresql-17-pgvector postgresql-client-17 pgbouncer python3-psycopg2 python3-cryptography"
@@ -22,29 +24,39 @@ PACKAGES = "postgresql-17 postgresql-17-pgvector postgresql-client-17 pgbouncer 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.parse_args()
+    ap.add_argument("--no-podman", action="store_true", help="skip the podman-exec comparison host")
+    args = ap.parse_args()
+    transports = ["ssh"] + ([] if args.no_podman else ["podman"])
     floor_host = TestHost("bench-converge-apt")
-    role_host = TestHost("bench-converge-role")
+    hosts = {t: TestHost(f"bench-converge-{t}") for t in transports}
+    runs: dict[str, tuple[Run, Run]] = {}
+    extra: dict[str, object] = {"postgresql_app_password": secrets.token_urlsafe(18),
+             "postgresql_listen_addresses": ["*"], "postgresql_hba_allowed_cidrs": ["0.0.0.0/0"]}
     try:
-        floor_host.start()
-        role_host.start()
+        for h in [floor_host, *hosts.values()]:
+            h.start()
         t0 = time.monotonic()
         floor_host.exec("apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
                         f"apt-get install -y -qq --no-install-recommends {PACKAGES} >/dev/null")
         floor = time.monotonic() - t0
-        extra = {"postgresql_app_password": secrets.token_urlsafe(18),
-                 "postgresql_listen_addresses": ["*"], "postgresql_hba_allowed_cidrs": ["0.0.0.0/0"]}
-        converge = role_host.provision(extra)
-        rerun = role_host.provision(extra)
+        for t, h in hosts.items():
+            runs[t] = (h.provision(extra, t), h.provision(extra, t))
     finally:
-        floor_host.close()
-        role_host.close()
+        for h in [floor_host, *hosts.values()]:
+            h.close()
 
-    print(f"{'step':34}{'seconds':>9}{'ratio':>8}{'target':>8}")
-    print(f"{'apt-get install (floor)':34}{floor:>9.1f}{'1.00':>8}{'':>8}")
-    print(f"{'site.yml converge (fresh host)':34}{converge:>9.1f}{converge / floor:>8.2f}{'<=1.25':>8}")
-    print(f"{'site.yml re-run (idempotent)':34}{rerun:>9.1f}{rerun / converge:>8.2f}{'<=0.15':>8}")
-    print("(re-run ratio is against converge)")
+    print(f"{'step':40}{'seconds':>9}{'ratio':>8}{'target':>8}{'tasks':>7}{'ctl cpu s':>11}")
+    print(f"{'apt-get install (floor)':40}{floor:>9.1f}{'1.00':>8}")
+    for t, (converge, rerun) in runs.items():
+        print(f"{'site.yml converge, ' + t:40}{converge.seconds:>9.1f}{converge.seconds / floor:>8.2f}"
+              f"{'<=1.25':>8}{converge.tasks:>7}{converge.controller_cpu:>11.1f}")
+        print(f"{'site.yml re-run, ' + t:40}{rerun.seconds:>9.1f}{rerun.seconds / converge.seconds:>8.2f}"
+              f"{'<=0.15':>8}{rerun.tasks:>7}{rerun.controller_cpu:>11.1f}")
+    if "podman" in runs:
+        s, p = runs["ssh"], runs["podman"]
+        print(f"ssh / podman exec: converge {s[0].seconds / p[0].seconds:.2f}, re-run {s[1].seconds / p[1].seconds:.2f}, "
+              f"controller CPU {s[0].controller_cpu / p[0].controller_cpu:.2f}")
+    print("(converge ratio against the floor, re-run ratio against that transport's converge)")
     return 0
 
 

@@ -7,10 +7,10 @@ Smoke test: --hosts 1,2 --rolling 0.
 Converge: for each fleet size, fresh Debian 13 test hosts (Podman systemd containers, no GPU) run
 bench/fleet/converge.yml, i.e. the nvidia_driver role against the STAND-IN NVIDIA repository at
 branch 550 plus gpu_validate in replay mode, with molecule/rolling_update's variables, in one
-ansible-playbook over the Podman connection (forks 20 from ansible.cfg). Only that
+ansible-playbook over SSH (bench/testhost.py; ansible.cfg: forks 20, pipelining, ControlPersist). Only that
 ansible-playbook run is timed. Target: 8 hosts <= 2.5x the one-host converge time.
 Beside wall time it reports the CPU seconds the run used on the controller (ansible-playbook, its
-workers, their podman clients) and inside the hosts (their cgroups): CPU/wall near 2 means the
+workers, their ssh clients) and inside the hosts (their cgroups): CPU/wall near 2 means the
 2-core machine was the limit.
 
 Prepare (not timed): tests/fixtures/nvidia_repo_standin/build_repo.py builds the signed STAND-IN
@@ -33,7 +33,6 @@ import concurrent.futures
 import json
 import os
 import re
-import resource
 import signal
 import subprocess
 import sys
@@ -45,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from bench.testhost import ENV, REPO, TestHost, sh
+from bench.testhost import ENV, REPO, TestHost, children_cpu, connection_vars, sh
 
 PLAYBOOK = REPO / "bench" / "fleet" / "converge.yml"
 ROLLOUT = REPO / "playbooks" / "rolling_driver_update.yml"
@@ -87,7 +86,7 @@ class Run:
     load_after: float
     tasks_per_host: int
     log: Path
-    controller_cpu: float  # ansible-playbook, its workers and their podman clients
+    controller_cpu: float  # ansible-playbook, its workers and their ssh clients
     hosts_cpu: float  # every process in the test hosts' cgroups (modules, apt, dpkg, pip)
     slowest: list[tuple[str, float]] = field(default_factory=list)
 
@@ -108,8 +107,7 @@ def marker_tasks(name: str) -> str:
 def group_vars(report: Path, wheelhouse: str = "") -> dict[str, object]:
     """The gpu_nodes variables of molecule/rolling_update/molecule.yml (as of 8c893c9), resolved."""
     return {
-        "ansible_connection": "containers.podman.podman",
-        "ansible_python_interpreter": "/usr/bin/python3",
+        **connection_vars(),
         "nvidia_driver_version": FROM_VERSION,
         "nvidia_driver_source": "cuda_repo",
         "nvidia_driver_cuda_repo_url": "http://127.0.0.1:8088/",
@@ -191,11 +189,6 @@ class Fleet:
     def close(self) -> None:
         for h in self.hosts:
             h.close()
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def playbook(label: str, playbook_path: Path, fleet: Fleet, extra: list[str], env: dict[str, str]) -> Run:

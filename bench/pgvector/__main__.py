@@ -171,11 +171,11 @@ def main() -> int:
     password = secrets.token_urlsafe(18)
     host = TestHost("bench-pgvector-d13", shm_size="8g").start()
     try:
-        secs = host.provision({
+        run = host.provision({
             "postgresql_app_password": password, "postgresql_listen_addresses": ["*"],
             "postgresql_hba_allowed_cidrs": ["0.0.0.0/0"], "postgresql_embedding_dimension": args.dim,
         })
-        print(f"provisioned {host.name} in {secs:.0f}s")
+        print(f"provisioned {host.name} in {run.seconds:.0f}s")
         dsn = f"host={host.ip()} port=5432 dbname=colostack user=colostack_app password={password} sslmode=require"
         with psycopg.connect(dsn, autocommit=True) as conn:
             role_ddl = conn.execute("SELECT pg_get_indexdef(%s::regclass)", (INDEX,)).fetchone()
