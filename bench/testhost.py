@@ -34,8 +34,9 @@ ENV = dict(
 )
 
 
-def sh(cmd: list[str], *, check: bool = True, timeout: int = 1800) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True, timeout=timeout, check=False)
+def sh(cmd: list[str], *, check: bool = True, timeout: int = 1800,
+       env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, cwd=REPO, env=ENV | (env or {}), capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:4])} ... failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-3000:]}")
     return proc
@@ -59,6 +60,16 @@ def connection_vars(transport: str = "ssh") -> dict[str, object]:
         return {"ansible_connection": "containers.podman.podman", "ansible_python_interpreter": "/usr/bin/python3"}
     return {"ansible_connection": "ssh", "ansible_user": "root", "ansible_ssh_common_args": f"-F {SSH_CONFIG}",
             "ansible_python_interpreter": "/usr/bin/python3"}
+
+
+def strategy_env(strategy: str) -> dict[str, str]:
+    """ANSIBLE_STRATEGY for linear, free or one of mitogen's (mitogen_linear, mitogen_free)."""
+    env = {"ANSIBLE_STRATEGY": strategy}
+    if strategy.startswith("mitogen"):
+        import ansible_mitogen  # type: ignore[import-not-found,import-untyped,unused-ignore]  # optional
+
+        env["ANSIBLE_STRATEGY_PLUGINS"] = str(Path(ansible_mitogen.__file__).parent / "plugins" / "strategy")
+    return env
 
 
 def children_cpu() -> float:
@@ -120,7 +131,7 @@ class TestHost:
             raise RuntimeError(f"{self.name} has no IP address")
         return out
 
-    def provision(self, extra_vars: dict[str, object], transport: str = "ssh") -> Run:
+    def provision(self, extra_vars: dict[str, object], transport: str = "ssh", strategy: str = "linear") -> Run:
         """Run site.yml's databases play against this host."""
         with tempfile.TemporaryDirectory() as tmp:
             inventory = Path(tmp) / "hosts.yml"
@@ -129,7 +140,8 @@ class TestHost:
                 "vars": connection_vars(transport),
             }}))
             cpu, start = children_cpu(), time.monotonic()
-            out = sh(["ansible-playbook", "-i", str(inventory), str(REPO / "site.yml"), "-e", json.dumps(extra_vars)])
+            out = sh(["ansible-playbook", "-i", str(inventory), str(REPO / "site.yml"), "-e", json.dumps(extra_vars)],
+                     env=strategy_env(strategy))
             return Run(time.monotonic() - start, children_cpu() - cpu, recap_tasks(out.stdout, self.name))
 
     def close(self) -> None:

@@ -1,12 +1,13 @@
 """Converge benchmark: site.yml on a fresh host against a plain apt-get install of the same packages.
 
-Usage (repository root): .venv/bin/python -m bench.converge [--no-podman]
+Usage (repository root): .venv/bin/python -m bench.converge [--runs ssh/linear,ssh/free,...]
 
 Identical fresh Debian 13 test hosts in one run: on one, a plain `apt-get update && apt-get install`
 of the role's package set gives the floor; on another, site.yml's databases play provisions the
 host over SSH (the production transport, ansible.cfg's pipelining and ControlPersist), then runs
-again (the idempotent re-run). A third host repeats both through `podman exec` (the harness's old
-transport), for the side-by-side ratio. Runs are sequential, so they do not share the CPUs.
+again (the idempotent re-run). Further hosts repeat both with the `free` strategy, with mitogen's
+`mitogen_linear` (operator options, docs/testing.md), and through `podman exec` (the harness's old
+transport). Runs are sequential, so they do not share the CPUs.
 Targets (issue 16): converge <= 1.25x the floor, re-run <= 0.15x converge.
 """
 
@@ -19,19 +20,20 @@ import time
 from bench.testhost import Run, TestHost
 
 # The role's package set on Debian 13 (roles/postgresql/vars/main.yml, __postgresql_packages).
+RUNS = ("ssh/linear", "ssh/free", "ssh/mitogen_linear", "podman/linear")
 PACKAGES = "postgresql-17 postgresql-17-pgvector postgresql-client-17 pgbouncer python3-psycopg2 python3-cryptography"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--no-podman", action="store_true", help="skip the podman-exec comparison host")
+    ap.add_argument("--runs", default=",".join(RUNS), help="transport/strategy pairs, the first is the baseline")
     args = ap.parse_args()
-    transports = ["ssh"] + ([] if args.no_podman else ["podman"])
     floor_host = TestHost("bench-converge-apt")
-    hosts = {t: TestHost(f"bench-converge-{t}") for t in transports}
+    hosts = {r: TestHost(f"bench-converge-{r.replace('/', '-').replace('_', '-')}") for r in args.runs.split(",")}
     runs: dict[str, tuple[Run, Run]] = {}
-    extra: dict[str, object] = {"postgresql_app_password": secrets.token_urlsafe(18),
-             "postgresql_listen_addresses": ["*"], "postgresql_hba_allowed_cidrs": ["0.0.0.0/0"]}
+    extra: dict[str, object] = {
+        "postgresql_app_password": secrets.token_urlsafe(18),
+        "postgresql_listen_addresses": ["*"], "postgresql_hba_allowed_cidrs": ["0.0.0.0/0"]}
     try:
         for h in [floor_host, *hosts.values()]:
             h.start()
@@ -39,8 +41,9 @@ def main() -> int:
         floor_host.exec("apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
                         f"apt-get install -y -qq --no-install-recommends {PACKAGES} >/dev/null")
         floor = time.monotonic() - t0
-        for t, h in hosts.items():
-            runs[t] = (h.provision(extra, t), h.provision(extra, t))
+        for r, h in hosts.items():
+            transport, strategy = r.split("/")
+            runs[r] = (h.provision(extra, transport, strategy), h.provision(extra, transport, strategy))
     finally:
         for h in [floor_host, *hosts.values()]:
             h.close()
@@ -52,10 +55,10 @@ def main() -> int:
               f"{'<=1.25':>8}{converge.tasks:>7}{converge.controller_cpu:>11.1f}")
         print(f"{'site.yml re-run, ' + t:40}{rerun.seconds:>9.1f}{rerun.seconds / converge.seconds:>8.2f}"
               f"{'<=0.15':>8}{rerun.tasks:>7}{rerun.controller_cpu:>11.1f}")
-    if "podman" in runs:
-        s, p = runs["ssh"], runs["podman"]
-        print(f"ssh / podman exec: converge {s[0].seconds / p[0].seconds:.2f}, re-run {s[1].seconds / p[1].seconds:.2f}, "
-              f"controller CPU {s[0].controller_cpu / p[0].controller_cpu:.2f}")
+    base_name, base = next(iter(runs.items()))
+    for r, (converge, rerun) in list(runs.items())[1:]:
+        print(f"{r} / {base_name}: converge {converge.seconds / base[0].seconds:.2f}, "
+              f"re-run {rerun.seconds / base[1].seconds:.2f}, controller CPU {converge.controller_cpu / base[0].controller_cpu:.2f}")
     print("(converge ratio against the floor, re-run ratio against that transport's converge)")
     return 0
 
