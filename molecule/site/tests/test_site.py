@@ -1,5 +1,7 @@
 """site.yml with the demo inventory leaves a host that serves pgvector through pgbouncer over TLS."""
 
+import os
+import subprocess
 from pathlib import Path
 
 testinfra_hosts = ["site-d13"]  # the bastion is only a hop
@@ -43,3 +45,22 @@ def test_ansible_reached_the_host_through_the_bastion(host):
     client = host.run("echo $SSH_CONNECTION").stdout.split()[0]
     bastion = host.run("getent hosts site-bastion").stdout.split()[0]
     assert client == bastion
+
+
+def test_a_host_whose_key_does_not_match_known_hosts_is_refused(tmp_path):
+    """StrictHostKeyChecking holds on the production path: a changed host key stops Ansible cold."""
+    ssh_dir = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "ssh"
+    known = (ssh_dir / "known_hosts").read_text().splitlines()
+    wrong = "AAAAC3NzaC1lZDI1NTE5AAAAIMM8LV3ZOgb5lwpvQz1RG6FUmKZsR3U8mHa5l4Dh6k+Q"  # not site-d13's key
+    (tmp_path / "known_hosts").write_text("\n".join(
+        f"site-d13 ssh-ed25519 {wrong}" if line.startswith("site-d13 ") else line for line in known) + "\n")
+    config = (ssh_dir / "config").read_text().replace(str(ssh_dir / "known_hosts"), str(tmp_path / "known_hosts"))
+    (tmp_path / "config").write_text(config)
+    env = dict(os.environ, ANSIBLE_SSH_CONTROL_PATH_DIR=str(tmp_path / "cp"))  # no reuse of a verified master
+    proc = subprocess.run(
+        ["ansible", "site-d13", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-m", "ansible.builtin.ping",
+         "-e", f"ansible_ssh_common_args='-F {tmp_path / 'config'} -o ControlPath={tmp_path}/m-%C'"],
+        env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode != 0
+    assert "UNREACHABLE" in proc.stdout
+    assert "Host key verification failed" in proc.stdout + proc.stderr
