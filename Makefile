@@ -48,8 +48,9 @@ lint: venv
 check: deps venv
 	$(VENV)/bin/pytest -m 'not molecule'
 
+# Two workers on 2 cores: Molecule scenarios mostly wait (apt, reboots, timeouts), so they overlap well.
 test: deps venv images cache netcheck
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n 2 --dist worksteal
 
 demo: deps venv cache netcheck
 	molecule/images/demo-host.sh up
