@@ -6,8 +6,9 @@ PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # netavark + aardvark-dns (+ iptables, which netavark drives): without them Debian 12 falls back
 # to CNI, where test hosts cannot resolve each other.
-# openssh-client: Ansible and testinfra reach test hosts over SSH; apt-cacher-ng: their package cache.
-APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl openssh-client apt-cacher-ng redis-server redis-tools chromium
+# openssh-client: Ansible and testinfra reach test hosts over SSH; apt-cacher-ng: their package cache;
+# procps: pkill, which closes SSH masters left to replaced hosts.
+APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl openssh-client procps apt-cacher-ng redis-server redis-tools chromium
 export CONTAINERS_CONF := $(CURDIR)/molecule/images/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false
