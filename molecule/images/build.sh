@@ -5,7 +5,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$here/containers.conf}"
-version=2  # bump when the recipe or rootfs/ changes
+version=3  # bump when the recipe or rootfs/ changes
 pkgs=systemd,systemd-sysv,python3,python3-apt,dbus,sudo,ca-certificates,iproute2,procps,curl,gnupg,openssh-server
 build() {  # suite tag
   local suite=$1 tag=$2
