@@ -139,6 +139,12 @@ class Fleet:
         }}}}, indent=1))
         self.repo_dir = repo_dir
 
+    def desire(self, version: str) -> None:
+        """Set the driver version in the inventory, the one target of converges and rollouts."""
+        inventory = json.loads(self.inventory.read_text())
+        inventory["all"]["children"]["gpu_nodes"]["vars"]["nvidia_driver_version"] = version
+        self.inventory.write_text(json.dumps(inventory, indent=1))
+
     def _prepare(self, host: TestHost) -> None:
         host.start()
         host.exec("mkdir -p /srv /var/lib/colostack/replay")
@@ -226,15 +232,16 @@ def roll(fleet: Fleet, rolling: dict[int, Run], tag: str, converge_extra: list[s
     for serial in (1, 2):
         if serial == 2:
             # Back to 550 by a converge, state file removed: serial 2 starts where serial 1 did.
+            fleet.desire(FROM_VERSION)
             reconverge = playbook(f"reconverge-{size}{tag}", PLAYBOOK, fleet, converge_extra, env)
             fleet.reset_rollout()
             if set(fleet.driver_versions().values()) != {FROM_VERSION}:
                 raise RuntimeError(f"the converge did not roll the hosts back to {FROM_VERSION}: "
                                    f"{fleet.driver_versions()}")
+        fleet.desire(TO_VERSION)
         rolling[serial] = playbook(
             f"rolling-{size}-serial{serial}{tag}", ROLLOUT, fleet,
-            ["-e", f"rolling_update_driver_version={TO_VERSION}", "-e", "colostack_force_window=true",
-             "-e", f"rolling_update_serial={serial}"], env)
+            ["-e", "colostack_force_window=true", "-e", f"rolling_update_serial={serial}"], env)
         states = fleet.rollout_states()
         if set(states.values()) != {f"done {TO_VERSION}"} or set(fleet.driver_versions().values()) != {TO_VERSION}:
             raise RuntimeError(f"rollout at serial {serial} ended with {states}")

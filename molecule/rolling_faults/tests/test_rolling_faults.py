@@ -37,10 +37,18 @@ def host(name: str) -> Any:
     return ssh_host(name)
 
 
+def desire(target: str) -> None:
+    """Change the driver version in the inventory, as an operator does before a rollout."""
+    group_vars = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "group_vars" / "gpu_nodes"
+    wanted = yaml.safe_load(group_vars.read_text())
+    wanted["nvidia_driver_version"] = target
+    group_vars.write_text(yaml.safe_dump(wanted))
+
+
 def command(target: str, hosts: str, *extra: str) -> list[str]:
+    desire(target)
     return ["ansible-playbook", str(PLAYBOOK), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-            "-e", f"rolling_update_driver_version={target}", "-e", f"rolling_update_hosts={hosts}",
-            *extra]
+            "-e", f"rolling_update_hosts={hosts}", *extra]
 
 
 def rollout(target: str, hosts: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -60,7 +68,8 @@ def colostack_rollout(target: str, hosts: str, reports: Path, **extra: Any) -> t
 
 def rollout_command(target: str, hosts: str, reports: Path, *flags: str, playbook: Path = PLAYBOOK,
                     **extra: Any) -> list[str]:
-    extravars = {"rolling_update_driver_version": target, "rolling_update_hosts": hosts, **extra}
+    desire(target)
+    extravars = {"rolling_update_hosts": hosts, **extra}
     return ["colostack", "rollout", str(playbook), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
             "-e", json.dumps(extravars), "--report-dir", str(reports), "--project-dir", str(REPO),
             "--lock-file", str(LOCK), *flags]
