@@ -1,4 +1,4 @@
-# colostack: `make demo` provisions a local demo host, `make test` runs every test.
+# colostack: `make demo` brings the product up on local test hosts, `make test` runs every test.
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 VENV := .venv
@@ -53,8 +53,10 @@ check: deps venv
 test: deps venv images cache netcheck
 	$(VENV)/bin/pytest -n 2 --dist worksteal
 
+# The whole product on two local hosts; the GPU node's driver, vLLM and GPU are STAND-INs.
 demo: deps venv cache netcheck
 	molecule/images/demo-host.sh up
+	ansible-playbook molecule/images/demo-standins.yml -i inventories/demo
 	ansible-playbook site.yml -i inventories/demo
 	molecule/images/demo-host.sh info
 
