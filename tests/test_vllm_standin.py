@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tests/fixtures/vllm_standin"))
-from vllm_standin.server import State, make_handler  # noqa: E402
+from vllm_standin.server import State, make_handler
 
 
 @pytest.fixture
