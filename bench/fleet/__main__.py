@@ -114,9 +114,7 @@ def group_vars(report: Path, wheelhouse: str = "") -> dict[str, object]:
         "nvidia_driver_cuda_repo_key_url": "http://127.0.0.1:8088/standin-archive-key.asc",
         "nvidia_driver_nvswitch": "present",
         "nvidia_driver_missing_headers": "warn",
-        "gpu_validate_python_src": str(REPO / "python"),
-        "gpu_validate_constraints_file": str(REPO / "constraints.txt"),
-        "gpu_validate_build_dir": str(REPO / ".cache" / "gpu_validate"),
+        "colostack_runtime_build_dir": str(REPO / ".cache" / "colostack_runtime"),
         "gpu_validate_replay_file": str(REPO / "tests/data/validate/h100-sxm-healthy.synthetic.json"),
         "gpu_validate_timer_enabled": False,
         "gpu_validate_power_caps_w": {"all": 700},
@@ -124,7 +122,7 @@ def group_vars(report: Path, wheelhouse: str = "") -> dict[str, object]:
         "rolling_update_undrain_tasks": marker_tasks("undrain_marker.yml"),
         "rolling_update_report_file": str(report),
         "rolling_update_validate_args": "--replay /var/lib/colostack/replay/healthy.json",
-    } | ({"gpu_validate_wheelhouse": wheelhouse} if wheelhouse else {})
+    } | ({"colostack_runtime_wheelhouse": wheelhouse} if wheelhouse else {})
 
 
 class Fleet:
@@ -271,8 +269,8 @@ def main() -> int:
     ap.add_argument("--gather-subset", default="all",
                     help="fact subset of the converge play, e.g. min,hardware (the rollout play is not changed)")
     ap.add_argument("--wheelhouse", default="",
-                    help="ready validator wheelhouse on the controller (gpu_validate_wheelhouse), e.g. "
-                         ".cache/gpu_validate/x86_64-py3.13; default: the role builds it on every run")
+                    help="ready wheelhouse on the controller (colostack_runtime_wheelhouse), e.g. "
+                         ".cache/colostack_runtime/x86_64-py3.13; default: built on every run")
     ap.add_argument("--label", default="", help="suffix of the log file names")
     args = ap.parse_args()
     sizes = sorted({int(s) for s in args.hosts.split(",")})

@@ -1,3 +1,5 @@
 """colostack: validate, roll out and account for self-hosted GPU inference hosts."""
 
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version("colostack")  # one place: python/pyproject.toml

@@ -7,6 +7,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from colostack import __version__
+
 # Each module exposes register(subparsers) and sets a `func` default returning an exit code.
 _COMMAND_MODULES: tuple[str, ...] = (
     "windows.cli",
@@ -21,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="colostack", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"colostack {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in _COMMAND_MODULES:
         importlib.import_module(f"colostack.{name}").register(sub)

@@ -1,19 +1,40 @@
-"""control_node: colostack in a venv, rollout timers at window starts, hard stop at window end."""
+"""control_node: the colostack runtime with Ansible, the project deployed, rollout timers at window starts, hard stop at window end."""
 
 import json
 import re
 from datetime import UTC, datetime
 
 UNIT = "colostack-rollout-weekly-firmware"
-COLOSTACK = "/opt/colostack/venv/bin/colostack"
+COLOSTACK = "/usr/local/bin/colostack"
 
 
-def test_colostack_runs_from_its_venv_with_debian_libraries(host):
+def test_colostack_runs_from_the_runtime_on_path(host):
     out = host.check_output(
         COLOSTACK + " window next --host x --count 1 --window "
         "'{\"start\": \"Sat 02:00\", \"duration\": \"4h\", \"timezone\": \"Europe/Berlin\"}'"
     )
     assert re.search(r"Sat \d{4}-\d\d-\d\d 02:00 CES?T -> Sat \d{4}-\d\d-\d\d 06:00 CES?T", out)
+
+
+def test_ansible_in_the_runtime_is_the_core_the_roles_need(host):
+    out = host.check_output("/opt/colostack/venv/bin/ansible-playbook --version")
+    major, minor = re.search(r"core (\d+)\.(\d+)", out).groups()
+    assert (int(major), int(minor)) >= (2, 19), out
+    collections = host.check_output("/opt/colostack/venv/bin/ansible-galaxy collection list community.general")
+    assert "community.general" in collections
+
+
+def test_project_is_deployed_and_nothing_else_is_left_there(host):
+    files = sorted(host.check_output("ls -A /opt/colostack/project").split())
+    assert files == ["hosts.ini", "noop.yml"]
+
+
+def test_vault_password_is_readable_by_the_rollout_user_only(host):
+    vault = host.file("/var/lib/colostack/vault-password")
+    assert (vault.user, vault.mode) == ("colostack", 0o400)
+    assert vault.content_string == "not-a-real-vault-password"
+    unit = host.file(f"/etc/systemd/system/{UNIT}.service").content_string
+    assert "Environment=ANSIBLE_VAULT_PASSWORD_FILE=/var/lib/colostack/vault-password" in unit
 
 
 def test_units_pass_systemd_analyze_verify(host):

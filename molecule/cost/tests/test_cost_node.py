@@ -13,7 +13,7 @@ import pytest
 
 testinfra_hosts = ["cost-node"]
 
-PY = "/opt/colostack-cost-agent/bin/python"
+PY = "/opt/colostack/venv/bin/python"
 UNIT = "colostack-cost-agent"
 # Reads every usage key for today from Redis with the agent's own config and password.
 READ = """

@@ -60,7 +60,7 @@ def test_textfile_has_one_gauge_per_check_and_gpu(host):
 
 
 def test_validator_runs_from_its_venv_with_the_pinned_nvml_binding(host):
-    pip = host.run("/opt/colostack-validate/venv/bin/python -m pip list --format=json")
+    pip = host.run("/opt/colostack/venv/bin/python -m pip list --format=json")
     assert pip.rc == 0
     versions = {p["name"].lower(): p["version"] for p in json.loads(pip.stdout)}
     assert versions["nvidia-ml-py"] == "13.615.71"
