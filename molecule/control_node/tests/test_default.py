@@ -26,7 +26,8 @@ def test_ansible_in_the_runtime_is_the_core_the_roles_need(host):
 
 def test_project_is_deployed_and_nothing_else_is_left_there(host):
     files = sorted(host.check_output("ls -A /opt/colostack/project").split())
-    assert files == ["hosts.ini", "noop.yml"]
+    assert files == ["inventory", "noop.yml"]
+    assert host.file("/opt/colostack/project/inventory/hosts.ini").contains("ansible_connection=local")
 
 
 def test_vault_password_is_readable_by_the_rollout_user_only(host):
