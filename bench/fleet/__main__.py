@@ -270,7 +270,7 @@ def main() -> int:
                     help="fact subset of the converge play, e.g. min,hardware (the rollout play is not changed)")
     ap.add_argument("--wheelhouse", default="",
                     help="ready wheelhouse on the controller (colostack_runtime_wheelhouse), e.g. "
-                         ".cache/colostack_runtime/x86_64-py3.13; default: built on every run")
+                         ".cache/colostack_runtime/x86_64-py3.13.5-<hash>; default: built on every run")
     ap.add_argument("--label", default="", help="suffix of the log file names")
     args = ap.parse_args()
     sizes = sorted({int(s) for s in args.hosts.split(",")})
