@@ -37,9 +37,11 @@ def _positive_duration(value: object) -> timedelta:
 
 
 def _zone(value: object) -> ZoneInfo:
+    if not isinstance(value, str):
+        raise WindowSpecError(f"timezone {value!r}: not an IANA time zone")
     try:
-        return ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise WindowSpecError(f"timezone {value!r}: not an IANA time zone") from None
 
 

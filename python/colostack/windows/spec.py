@@ -29,13 +29,18 @@ class WindowSpecError(ValueError, UserError):
 def parse_duration(text: str) -> timedelta:
     """Parse "4h", "45m", "1h30m", "2d" or a number of seconds."""
     value = str(text).strip().lower().replace(" ", "")
-    if value.isdigit():
-        return timedelta(seconds=int(value))
     match = _DURATION.match(value)
-    if not value or match is None:
+    if not value.isascii() or not value or (match is None and not value.isdigit()):
         raise WindowSpecError(f"duration {text!r}: expected e.g. '4h', '45m' or '1h30m'")
-    parts = {k: int(v) for k, v in match.groupdict(default="0").items()}
-    return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    try:
+        if value.isdigit():
+            return timedelta(seconds=int(value))
+        assert match is not None
+        parts = {k: int(v) for k, v in match.groupdict(default="0").items()}
+        return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"],
+                         seconds=parts["s"])
+    except OverflowError:
+        raise WindowSpecError(f"duration {text!r}: too long") from None
 
 
 def flatcar_rule(start: str) -> rrule.rrule:
