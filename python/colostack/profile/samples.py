@@ -79,7 +79,8 @@ def load(path: Path) -> Recording:
     except FileNotFoundError:
         raise UserError(f"profile recording {path}: no such file") from None
     except (OSError, ValueError, TypeError) as exc:
-        raise UserError(f"profile recording {path}: {one_line(str(exc))}") from None
+        reason = one_line(str(exc)).removeprefix(f"{path}: ")
+        raise UserError(f"profile recording {path}: {reason}") from None
 
 
 def redis_key(host: str) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from colostack.tco.model import defaults, evaluate, load_override, merge
+from colostack.tco.model import TcoConfigError, defaults, evaluate, load_override, merge
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,7 +23,10 @@ def run(args: argparse.Namespace) -> int:
         print(yaml.safe_dump(defaults(), sort_keys=False), end="")
         return 0
     override = load_override(args.config) if args.config else {}
-    result = evaluate(merge(defaults(), override))  # a TcoConfigError is the CLI's one line
+    try:
+        result = evaluate(merge(defaults(), override))
+    except TcoConfigError as exc:  # the CLI prints it as one line; name the file too
+        raise TcoConfigError(f"tco config {args.config or '(defaults)'}: {exc}") from None
     even = result.break_even()
     print(f"power caps per GPU: {', '.join(map(str, result.caps_w))} W "
           f"(node at most {result.node_power_w:g} W)")
