@@ -6,8 +6,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
+from colostack import argtypes
+from colostack.errors import UserError
 
-class PowerBudgetError(ValueError):
+
+class PowerBudgetError(ValueError, UserError):
     """The budget cannot be met within the GPUs' constraints."""
 
 
@@ -54,21 +57,22 @@ def plan(budget_w: float, base_w: float, gpus: list[Constraint], step_w: int = 5
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("powercap", help="derive per-GPU power caps from a node power budget")
-    p.add_argument("--budget-w", type=float, required=True, help="node budget, e.g. 4000")
-    p.add_argument("--base-w", type=float, default=1200.0,
+    p.add_argument("--budget-w", type=argtypes.positive, required=True,
+                   help="node budget, e.g. 4000")
+    p.add_argument("--base-w", type=argtypes.non_negative, default=1200.0,
                    help="non-GPU draw: CPUs, memory, fans, NICs, NVSwitch")
-    p.add_argument("--gpus", type=int, required=True)
-    p.add_argument("--min-w", type=float, default=200.0, help="NVML minimum limit (H100 SXM)")
-    p.add_argument("--max-w", type=float, default=700.0, help="NVML maximum limit (H100 SXM)")
+    p.add_argument("--gpus", type=argtypes.number(int, ge=1, le=1024), required=True)
+    p.add_argument("--min-w", type=argtypes.non_negative, default=200.0,
+                   help="NVML minimum limit (H100 SXM)")
+    p.add_argument("--max-w", type=argtypes.positive, default=700.0,
+                   help="NVML maximum limit (H100 SXM)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        result = plan(args.budget_w, args.base_w, [Constraint(args.min_w, args.max_w)] * args.gpus)
-    except PowerBudgetError as exc:
-        print(f"error: {exc}")
-        return 2
+    if args.min_w > args.max_w:
+        raise PowerBudgetError(f"--min-w {args.min_w:g} is above --max-w {args.max_w:g}")
+    result = plan(args.budget_w, args.base_w, [Constraint(args.min_w, args.max_w)] * args.gpus)
     for i, cap in enumerate(result.caps_w):
         print(f"gpu {i}: {cap} W")
     print(f"node max {result.node_max_w:g} W of {result.budget_w:g} W budget")

@@ -15,13 +15,19 @@ from typing import Any
 
 import yaml
 
+from colostack import redisconn
 from colostack.cost import storage
 from colostack.cost import usage as store
 from colostack.cost.gpus import GpuReading, read_nvml, read_replay
 from colostack.cost.procmap import UNLABELLED, LabelMap, Owner, read_owner
 from colostack.cost.usage import SERVICE_NAME, Usage
+from colostack.errors import UserError, one_line
 
 IDLE = "idle"
+
+
+class AgentConfigError(ValueError, UserError):
+    """The agent's config file is missing or malformed; the message names the file."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,26 @@ class AgentConfig:
 
     @classmethod
     def load(cls, path: Path) -> AgentConfig:
+        """Read the agent's config; a missing or malformed one is a UserError naming the file.
+
+        Checked by hand, not with pydantic: GPU hosts run the agent on Debian's packages only.
+        """
+        try:
+            return cls._load(path)
+        except UserError:
+            raise
+        except FileNotFoundError:
+            raise AgentConfigError(f"cost agent config {path}: no such file") from None
+        except KeyError as exc:
+            raise AgentConfigError(f"cost agent config {path}: {exc.args[0]} is missing") from None
+        except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError) as exc:
+            raise AgentConfigError(f"cost agent config {path}: {one_line(str(exc))}") from None
+
+    @classmethod
+    def _load(cls, path: Path) -> AgentConfig:
         raw: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(raw, dict):
+            raise TypeError(f"expected a mapping, got {type(raw).__name__}")
         labels = LabelMap.from_mapping(raw.get("labels") or {})
         services = set(labels.labels.values())
         pg = tuple((str(db["dsn"]), dict(db.get("map") or {})) for db in raw.get("postgres") or [])
@@ -150,8 +175,6 @@ def map_pids(readings: list[GpuReading], labels: LabelMap,
 
 
 def run_once(cfg: AgentConfig, now: float) -> dict[str, Usage]:
-    import redis  # noqa: PLC0415 (optional dependency)
-
     prev = State.load(cfg.state_file)
     readings: list[GpuReading] = []
     frame = prev.replay_frame
@@ -171,8 +194,7 @@ def run_once(cfg: AgentConfig, now: float) -> dict[str, Usage]:
         for service, gb in sizes.items():
             result.setdefault(service, Usage()).add(Usage(storage_gb_days=gb * days))
 
-    client = redis.Redis.from_url(cfg.redis_url, password=cfg.redis_password,
-                                  socket_timeout=10)
+    client = redisconn.connect(cfg.redis_url, cfg.redis_password)
     store.write(client, store.day_of(now), result, cfg.expire_days * 86400)
     state.save(cfg.state_file)  # only after Redis took the increments
     return result

@@ -4,17 +4,50 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from colostack import schema
 from colostack.cost.usage import MonthUsage, Usage, totals
+from colostack.errors import UserError
 
 
-class ChargebackError(ValueError):
+class ChargebackError(ValueError, UserError):
     """Bad rate card or no data; the message names the value at fault."""
+
+
+Price = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class RateCardSchema(BaseModel):
+    """The rate card as the inventory writes it (cost_agent_rate_card)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    currency: Annotated[str, Field(min_length=1)]
+    hardware_per_gpu_hour: Price
+    power_per_kwh: Price
+    pue: Annotated[float, Field(ge=1, allow_inf_nan=False)]
+    colo_rent_per_month: Price
+    storage_per_gb_month: Price
+
+
+def _reason(exc: ValidationError) -> str:
+    """The first problem in the card's own words: `power_per_kwh is negative (-1)`."""
+    first = exc.errors(include_url=False)[0]
+    name = schema.location(tuple(first["loc"]))
+    if first["type"] == "missing":
+        return f"{name} is missing"
+    if first["type"] == "greater_than_equal" and name != "pue":
+        return f"{name} is negative ({first['input']})"
+    if first["type"] == "greater_than_equal":
+        return f"pue must be at least 1, got {first['input']}"
+    if first["type"] in ("float_parsing", "float_type", "bool_type"):
+        return f"{name} must be a number, got {first['input']!r}"
+    return schema.explain(exc, "rate card").removeprefix("rate card: ")
 
 
 @dataclass(frozen=True)
@@ -27,28 +60,26 @@ class RateCard:
     storage_per_gb_month: float
 
     @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> RateCard:
-        raw = raw.get("cost_agent_rate_card", raw)  # accept the inventory file itself
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in raw:
-                raise ChargebackError(f"rate card: {f.name} is missing")
-            if f.name == "currency":
-                values[f.name] = str(raw[f.name])
-                continue
-            value = raw[f.name]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ChargebackError(f"rate card: {f.name} must be a number, got {value!r}")
-            if value < 0:
-                raise ChargebackError(f"rate card: {f.name} is negative ({value})")
-            values[f.name] = float(value)
-        if values["pue"] < 1:
-            raise ChargebackError(f"rate card: pue must be at least 1, got {values['pue']}")
-        return cls(**values)
+    def from_mapping(cls, raw: Any, where: str = "rate card") -> RateCard:
+        if isinstance(raw, Mapping):
+            raw = raw.get("cost_agent_rate_card", raw)  # accept the inventory file itself
+        if not isinstance(raw, Mapping):
+            raise ChargebackError(f"{where}: expected a mapping, got {type(raw).__name__}")
+        numbers = {k: v for k, v in raw.items() if k != "currency"}
+        if any(isinstance(v, bool) for v in numbers.values()):
+            name = next(k for k, v in numbers.items() if isinstance(v, bool))
+            raise ChargebackError(f"{where}: {name} must be a number, got {raw[name]!r}")
+        try:
+            card = RateCardSchema.model_validate(raw)
+        except ValidationError as exc:
+            raise ChargebackError(f"{where}: {_reason(exc)}") from None
+        return cls(**card.model_dump())
 
     @classmethod
     def load(cls, path: Path) -> RateCard:
-        return cls.from_mapping(yaml.safe_load(path.read_text()) or {})
+        where = f"rate card {path}"
+        return cls.from_mapping(
+            schema.parse_yaml(schema.read_text(path, "rate card"), where) or {}, where)
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-from colostack.cost.chargeback import ChargebackError, RateCard, compute
+from colostack import redisconn, schema
+from colostack.cost.chargeback import RateCard, compute
 from colostack.cost.usage import check_month, read_month
+
+
+def month(text: str) -> str:
+    """argparse type: YYYY-MM."""
+    try:
+        return check_month(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,7 +25,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(func=run_agent)
 
     c = sub.add_parser("chargeback", help="turn a month of Redis usage into costs per service")
-    c.add_argument("--month", required=True, help="YYYY-MM")
+    c.add_argument("--month", type=month, required=True, help="YYYY-MM")
     c.add_argument("--rate-card", type=Path, required=True,
                    help="YAML with the rate card (the inventory's cost_agent.yml works)")
     c.add_argument("--redis-url", default="redis://localhost:6379/0")
@@ -37,22 +45,15 @@ def run_agent(args: argparse.Namespace) -> int:
 
 
 def run_chargeback(args: argparse.Namespace) -> int:
-    import redis  # noqa: PLC0415 (optional dependency)
-
     from colostack.cost import report  # noqa: PLC0415 (matplotlib is optional)
 
-    try:
-        card = RateCard.load(args.rate_card)
-        month = check_month(args.month)
-        password = (args.redis_password_file.read_text().strip()
-                    if args.redis_password_file else None)
-        client = redis.Redis.from_url(args.redis_url, password=password, socket_timeout=10)
-        bill = compute(read_month(client, month), card)
-    except (ChargebackError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    card = RateCard.load(args.rate_card)
+    password = (schema.read_text(args.redis_password_file, "Redis password file").strip()
+                if args.redis_password_file else None)
+    client = redisconn.connect(args.redis_url, password)
+    bill = compute(read_month(client, args.month), card)  # a ChargebackError is one line
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"chargeback-{month}"
+    stem = args.out / f"chargeback-{args.month}"
     report.write_csv(bill, stem.with_suffix(".csv"))
     report.write_json(bill, stem.with_suffix(".json"), args.note)
     report.write_html(bill, stem.with_suffix(".html"), args.note)

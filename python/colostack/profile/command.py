@@ -8,6 +8,8 @@ import socket
 from dataclasses import asdict
 from pathlib import Path
 
+from colostack import argtypes, redisconn
+from colostack.errors import UserError
 from colostack.profile import samples as store
 from colostack.profile.analysis import Profile, Thresholds, analyse
 from colostack.profile.sampler import NvmlSampler, sample_forever
@@ -20,23 +22,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     src.add_argument("--replay-redis", metavar="URL", help="analyse the Redis stream of --host")
     p.add_argument("--out", type=Path, help="JSONL file to append samples to")
     p.add_argument("--redis-url", help="also append samples to a Redis stream")
-    p.add_argument("--redis-maxlen", type=int, default=300_000,
+    p.add_argument("--redis-maxlen", type=argtypes.count, default=300_000,
                    help="cap of the Redis stream (30 days at 10 s with 1 GPU is 259,200)")
     p.add_argument("--host", default=socket.gethostname())
-    p.add_argument("--interval", type=float, default=10.0, help="seconds between samples")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds to sample")
-    p.add_argument("--timeout", type=float, default=5.0, help="limit for each NVML call")
-    p.add_argument("--busy-util", type=float, default=Thresholds.busy_util_pct)
-    p.add_argument("--min-busy-hours", type=float, default=Thresholds.min_busy_hours_per_day)
-    p.add_argument("--max-cv", type=float, default=Thresholds.max_cv)
+    p.add_argument("--interval", type=argtypes.positive, default=10.0,
+                   help="seconds between samples")
+    p.add_argument("--duration", type=argtypes.positive, default=60.0, help="seconds to sample")
+    p.add_argument("--timeout", type=argtypes.positive, default=5.0,
+                   help="limit for each NVML call")
+    p.add_argument("--busy-util", type=argtypes.percent, default=Thresholds.busy_util_pct)
+    p.add_argument("--min-busy-hours", type=argtypes.hours_per_day,
+                   default=Thresholds.min_busy_hours_per_day)
+    p.add_argument("--max-cv", type=argtypes.non_negative, default=Thresholds.max_cv)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
 
 def _record(args: argparse.Namespace) -> list[store.Sample]:
-    import redis  # noqa: PLC0415 (optional dependency)
-
-    client = redis.Redis.from_url(args.redis_url) if args.redis_url else None
+    client = redisconn.connect(args.redis_url) if args.redis_url else None
     if args.out and not args.out.exists():
         store.write_header(args.out, args.host, synthetic=False, source="nvml")
     collected: list[store.Sample] = []
@@ -72,17 +75,15 @@ def run(args: argparse.Namespace) -> int:
                     max_cv=args.max_cv)
     synthetic = False
     if args.replay:
-        rec = store.read_jsonl(args.replay)
+        rec = store.load(args.replay)
         samples, synthetic = rec.samples, rec.synthetic
     elif args.replay_redis:
-        import redis  # noqa: PLC0415 (optional dependency)
-
-        samples = list(store.read_redis(redis.Redis.from_url(args.replay_redis), args.host))
+        client = redisconn.connect(args.replay_redis)
+        samples = list(store.read_redis(client, args.host))
     else:
         samples = _record(args)
     if not samples:
-        print("error: no samples to analyse")
-        return 2
+        raise UserError(f"no samples to analyse from {args.replay or args.replay_redis or 'NVML'}")
     profile = analyse(samples, th)
     if args.json:
         print(json.dumps({"synthetic": synthetic, **asdict(profile)}, indent=2))

@@ -8,6 +8,8 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
+from colostack.errors import UserError, one_line
+
 FORMAT = "colostack-profile/1"
 FIELDS = ("t", "gpu", "util", "mem_used_mib", "mem_total_mib", "power_w", "energy_mj")
 
@@ -68,6 +70,17 @@ def read_jsonl(path: Path) -> Recording:
     samples = [Sample.from_row(json.loads(line)) for line in lines if line.strip()]
     return Recording(str(header.get("host", "")), bool(header["synthetic"]),
                      str(header.get("source", "")), samples)
+
+
+def load(path: Path) -> Recording:
+    """read_jsonl for the CLI: a missing or malformed recording is a UserError naming it."""
+    try:
+        return read_jsonl(path)
+    except FileNotFoundError:
+        raise UserError(f"profile recording {path}: no such file") from None
+    except (OSError, ValueError, TypeError) as exc:
+        reason = one_line(str(exc)).removeprefix(f"{path}: ")
+        raise UserError(f"profile recording {path}: {reason}") from None
 
 
 def redis_key(host: str) -> str:

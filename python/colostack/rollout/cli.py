@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -12,13 +11,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import yaml
-
+from colostack import argtypes, schema
+from colostack.errors import UserError
 from colostack.rollout.lock import DEFAULT_LOCK_FILE, LockError
 from colostack.rollout.report import ReportError, RunReport, write_report
 from colostack.rollout.runner import RolloutConfig, run_rollout
-from colostack.windows import WindowSpec, WindowSpecError, window_at
+from colostack.windows import WindowSpec, window_at
 
+# A bad option or window definition is the CLI's one-line error, exit 2, and writes no report.
 EXIT_CODES = {"succeeded": 0, "halted": 1, "cancelled": 3, "refused": 4}
 
 
@@ -36,7 +36,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--take-over", action="store_true",
                         help="take over a lock that a dead rollout left behind")
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--deadline", type=datetime.fromisoformat, help="hard stop, ISO with offset")
+    stop.add_argument("--deadline", type=argtypes.aware_datetime,
+                      help="hard stop, ISO with offset")
     stop.add_argument("--window", help="window JSON; the hard stop is the current window's end")
     parser.set_defaults(func=_cmd_rollout)
 
@@ -44,35 +45,37 @@ def register(subparsers: Any) -> None:
 def _extravars(items: list[str]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for item in items:
-        parsed = yaml.safe_load(item)
+        parsed = schema.parse_yaml(item, f"--extra-vars {item!r}")
         if isinstance(parsed, dict):
             result.update(parsed)
-        else:
-            key, _, value = item.partition("=")
-            result[key] = value
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--extra-vars {item!r}: expected key=value or a YAML/JSON mapping")
+        result[key] = value
     return result
 
 
-def _deadline(args: argparse.Namespace) -> datetime | None:
-    if args.window is None:
-        deadline: datetime | None = args.deadline
-        return deadline
-    window = window_at(WindowSpec.from_mapping(json.loads(args.window)), datetime.now(UTC))
-    if window is None:
-        raise WindowSpecError("not inside the maintenance window; nothing started")
-    return window.end
+def _window_end(args: argparse.Namespace) -> datetime | None:
+    """The current window's end; None outside it. A bad definition raises (exit 2)."""
+    spec = WindowSpec.from_mapping(schema.parse_json(args.window, "--window"))
+    window = window_at(spec, datetime.now(UTC))
+    return None if window is None else window.end
 
 
 def _cmd_rollout(args: argparse.Namespace) -> int:
     started = datetime.now(UTC).replace(microsecond=0).isoformat()
-    try:
-        deadline = _deadline(args)
-    except (WindowSpecError, json.JSONDecodeError) as exc:
-        report = RunReport(str(args.playbook), str(args.inventory), started,
-                           cancel_reason=str(exc))
-        write_report(report, args.report_dir)
-        print(f"rollout refused: {exc}", file=sys.stderr)
-        return EXIT_CODES["refused"]
+    extravars = _extravars(args.extra_vars)
+    deadline: datetime | None = args.deadline
+    if args.window is not None:
+        deadline = _window_end(args)
+        if deadline is None:
+            reason = "not inside the maintenance window; nothing started"
+            report = RunReport(str(args.playbook), str(args.inventory), started,
+                               cancel_reason=reason)
+            write_report(report, args.report_dir)
+            print(f"rollout refused: {reason}", file=sys.stderr)
+            return EXIT_CODES["refused"]
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -82,7 +85,7 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     config = RolloutConfig(
         playbook=args.playbook, inventory=args.inventory, report_dir=args.report_dir,
-        project_dir=args.project_dir, extravars=_extravars(args.extra_vars), limit=args.limit,
+        project_dir=args.project_dir, extravars=extravars, limit=args.limit,
         deadline=deadline, lock_file=args.lock_file, take_over=args.take_over,
     )
     try:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from colostack.powercap import PowerBudgetError
-from colostack.tco.model import TcoConfigError, defaults, evaluate, merge
+from colostack.tco.model import TcoConfigError, defaults, evaluate, load_override, merge
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,12 +22,11 @@ def run(args: argparse.Namespace) -> int:
     if args.print_defaults:
         print(yaml.safe_dump(defaults(), sort_keys=False), end="")
         return 0
+    override = load_override(args.config) if args.config else {}
     try:
-        override = yaml.safe_load(args.config.read_text()) if args.config else {}
-        result = evaluate(merge(defaults(), override or {}))
-    except (TcoConfigError, PowerBudgetError) as exc:
-        print(f"error: {exc}")
-        return 2
+        result = evaluate(merge(defaults(), override))
+    except TcoConfigError as exc:  # the CLI prints it as one line; name the file too
+        raise TcoConfigError(f"tco config {args.config or '(defaults)'}: {exc}") from None
     even = result.break_even()
     print(f"power caps per GPU: {', '.join(map(str, result.caps_w))} W "
           f"(node at most {result.node_power_w:g} W)")

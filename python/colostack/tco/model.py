@@ -6,23 +6,52 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from colostack import schema
+from colostack.errors import UserError
 from colostack.powercap import Constraint, plan
 
 HOURS_PER_MONTH = 730.0   # 8,760 / 12
 DAYS_PER_MONTH = 365.0 / 12
 
 
-class TcoConfigError(ValueError):
+class TcoConfigError(ValueError, UserError):
     """A config value is unknown or out of range; the message names it."""
 
 
 def defaults() -> dict[str, Any]:
     text = resources.files("colostack").joinpath("data/tco-defaults.yml").read_text()
     loaded: dict[str, Any] = yaml.safe_load(text)
+    return loaded
+
+
+def _schema(name: str, template: Mapping[str, Any]) -> type[BaseModel]:
+    """A schema derived from the defaults, so the defaults file is the one list of settings:
+    every key optional (an override), no others, numbers finite and not negative."""
+    fields: dict[str, Any] = {}
+    for key, value in template.items():
+        if isinstance(value, Mapping):
+            kind: Any = _schema(f"{name}_{key}", value)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            kind = Annotated[float, Field(ge=0)]
+        else:
+            kind = type(value)
+        fields[key] = (kind | None, None)
+    config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    return create_model(name, __config__=config, **fields)
+
+
+def load_override(path: Path) -> dict[str, Any]:
+    """A --config file, checked against the defaults' schema (a bad one is one line)."""
+    where = f"tco config {path}"
+    data = schema.parse_yaml(schema.read_text(path, "tco config"), where) or {}
+    schema.validated(_schema("TcoConfig", defaults()), data, where)
+    loaded: dict[str, Any] = data
     return loaded
 
 
@@ -100,6 +129,9 @@ def evaluate(cfg: Mapping[str, Any]) -> Result:
         raise TcoConfigError(f"hybrid.owned_fraction must be 0-1, got {h['owned_fraction']}")
     if s["pue"] < 1:
         raise TcoConfigError(f"self_hosted.pue must be at least 1, got {s['pue']}")
+    if int(s["gpus_per_node"]) < 1 or s["amortisation_months"] <= 0:
+        raise TcoConfigError("self_hosted.gpus_per_node must be at least 1 and "
+                             "self_hosted.amortisation_months above 0")
 
     def cloud_gpus(n: float) -> float:
         share = 1.0 if c["billing"] == "monthly" else busy_h / HOURS_PER_MONTH

@@ -6,25 +6,18 @@ unexpected crash exits 2 (could not validate) rather than Python's 1, which mean
 
 from __future__ import annotations
 
-import argparse
 import sys
-import traceback
 from collections.abc import Sequence
 
+from colostack.cliparse import OneLineParser, run_guarded
 from colostack.validate import cli
-from colostack.validate.model import ExitCode
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m colostack.validate")
+    parser = OneLineParser(prog="python -m colostack.validate")
     cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["validate", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        code: int = args.func(args)
-    except Exception:  # any crash is "could not validate", never healthy
-        traceback.print_exc()
-        return int(ExitCode.COULD_NOT_VALIDATE)
-    return code
+    return run_guarded(args.func, args)
 
 
 if __name__ == "__main__":

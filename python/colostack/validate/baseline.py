@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from colostack import schema
 from colostack.validate.model import CheckResult, judge
 
 # check -> largest allowed drop of the numeric observed value, as a fraction of the baseline.
 REGRESSION_LIMITS: dict[str, float] = {"hbm_bandwidth": 0.05}
+
+
+class _BaselineResult(BaseModel):
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    check: str
+    gpu: int | None
+    observed: float | int | str | None = None
+
+
+class BaselineReport(BaseModel):
+    """The part of an earlier JSON report (colostack validate --json) a comparison reads."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    results: list[_BaselineResult] = Field(default_factory=list)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """An earlier report, checked: a malformed one is a UserError naming the field."""
+    where = f"baseline report {path}"
+    data = schema.parse_json(schema.read_text(path, "baseline report"), where)
+    schema.validated(BaselineReport, data, where)
+    loaded: dict[str, Any] = data
+    return loaded
 
 
 def _numeric(results: list[dict[str, Any]]) -> dict[tuple[str, int | None], float]:

@@ -10,16 +10,12 @@ from typing import Any
 
 from rich.console import Console
 
+from colostack import argtypes
+from colostack.errors import UserError
 from colostack.validate import baseline, output, power_cap
 from colostack.validate.model import ExitCode
 from colostack.validate.nvml_source import NvmlReadings
-from colostack.validate.readings import (
-    ReadingError,
-    Readings,
-    Recorder,
-    ReplayReadings,
-    SourceError,
-)
+from colostack.validate.readings import ReadingError, Readings, Recorder, ReplayReadings
 from colostack.validate.runner import Report, validate
 from colostack.validate.settings import Settings
 
@@ -36,21 +32,26 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", type=Path, metavar="FILE", help="write the JSON report here")
     p.add_argument("--prom", type=Path, metavar="FILE", help="write a node_exporter textfile here")
     p.add_argument("--set-power-cap", action="append", default=[], metavar="[GPU=]WATTS",
+                   type=power_cap.cap_spec,
                    help="apply this power cap (all GPUs, or one) within NVML's constraints, "
                         "then check it; in replay, only checked. Repeatable")
     p.add_argument("--expect-power-cap", action="append", default=[], metavar="[GPU=]WATTS",
+                   type=power_cap.cap_spec,
                    help="check this cap without applying it (periodic runs). Repeatable")
-    p.add_argument("--expect-gpus", type=int, help="GPU count (default: the SKU profile's)")
+    p.add_argument("--expect-gpus", type=argtypes.count,
+                   help="GPU count (default: the SKU profile's)")
     p.add_argument("--expect-driver", help="pinned driver version, e.g. 550.163.01")
     p.add_argument("--expect-cuda", help="pinned CUDA driver version, e.g. 12.4")
     p.add_argument("--expect-vbios", help="pinned VBIOS version")
-    p.add_argument("--bandwidth-floor", type=float, metavar="FRACTION",
+    p.add_argument("--bandwidth-floor", type=argtypes.fraction, metavar="FRACTION",
                    help="HBM copy floor as a fraction of peak (default: the SKU profile's)")
-    p.add_argument("--bandwidth-reps", type=int, default=5, help="copy samples per GPU (median)")
-    p.add_argument("--temp-margin", type=float, default=5.0, help="degrees C below NVML limits")
-    p.add_argument("--xid-window", type=float, default=120.0, metavar="MINUTES",
+    p.add_argument("--bandwidth-reps", type=argtypes.count, default=5,
+                   help="copy samples per GPU (median)")
+    p.add_argument("--temp-margin", type=argtypes.number(float, ge=0, le=100), default=5.0,
+                   help="degrees C below NVML limits")
+    p.add_argument("--xid-window", type=argtypes.positive, default=120.0, metavar="MINUTES",
                    help="only XIDs this recent count")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds per NVML call")
+    p.add_argument("--timeout", type=argtypes.positive, default=5.0, help="seconds per NVML call")
     p.add_argument("--failures-only", action="store_true", help="print only non-passing rows")
     p.add_argument("--quiet", action="store_true", help="print no table")
     p.set_defaults(func=run)
@@ -94,8 +95,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=False)
     try:
         readings, source, synthetic = _open_source(args)
-        baseline_report = json.loads(args.baseline.read_text()) if args.baseline else None
-    except (SourceError, OSError, ValueError) as exc:
+        baseline_report = baseline.load(args.baseline) if args.baseline else None
+    except UserError as exc:
         print(f"could not validate: {exc}", file=sys.stderr)
         return int(ExitCode.COULD_NOT_VALIDATE)
     recorder = Recorder(readings) if args.record else None

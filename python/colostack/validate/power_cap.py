@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 from dataclasses import dataclass
 from typing import Protocol
 
+from colostack.errors import UserError
 from colostack.validate.readings import Readings
 
 
-class PowerCapError(ValueError):
+class PowerCapError(ValueError, UserError):
     """A requested cap cannot be applied; the message names the GPU, the cap and the range."""
 
 
@@ -27,20 +30,40 @@ class CapPlan:
         return round(self.current_w) != round(self.watts)
 
 
+def parse_spec(spec: str) -> tuple[int | None, float]:
+    """'600' -> (None, 600.0) for every GPU, '3=550' -> (3, 550.0); watts finite and > 0."""
+    index, sep, watts = spec.rpartition("=")
+    try:
+        value = float(watts)
+        gpu = int(index) if sep else None
+    except ValueError:
+        raise PowerCapError(f"{spec!r}: expected WATTS or GPU=WATTS") from None
+    if not math.isfinite(value) or value <= 0:
+        raise PowerCapError(f"{spec!r}: watts must be a positive number")
+    if gpu is not None and gpu < 0:
+        raise PowerCapError(f"{spec!r}: GPU index must not be negative")
+    return gpu, value
+
+
+def cap_spec(text: str) -> str:
+    """argparse type for [GPU=]WATTS: the syntax and range now, the GPU count at run time."""
+    try:
+        parse_spec(text)
+    except PowerCapError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def parse_caps(specs: list[str], gpu_count: int) -> dict[int, float]:
     """'600' caps every GPU, '3=550' caps GPU 3; later entries win."""
     caps: dict[int, float] = {}
     for spec in specs:
-        index, sep, watts = spec.rpartition("=")
-        try:
-            value = float(watts)
-            targets = [int(index)] if sep else list(range(gpu_count))
-        except ValueError as exc:
-            raise PowerCapError(f"--set-power-cap {spec!r}: expected WATTS or GPU=WATTS") from exc
-        for gpu in targets:
-            if not 0 <= gpu < gpu_count:
-                raise PowerCapError(f"--set-power-cap {spec!r}: no GPU {gpu} ({gpu_count} visible)")
-            caps[gpu] = value
+        gpu, value = parse_spec(spec)
+        targets = list(range(gpu_count)) if gpu is None else [gpu]
+        for target in targets:
+            if not 0 <= target < gpu_count:
+                raise PowerCapError(f"power cap {spec!r}: no GPU {target} ({gpu_count} visible)")
+            caps[target] = value
     return caps
 
 

@@ -6,13 +6,16 @@ Any error, timeout or absent value raises ReadingError, so a check can only pass
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-FORMAT = "colostack-validate-recording/1"
-ERROR_KEY = "__error__"
+from colostack import schema
+from colostack.errors import UserError
+from colostack.validate.recording import ERROR_KEY, FORMAT, RecordingSchema
+
+__all__ = ["ERROR_KEY", "FORMAT", "ReadingError", "Readings", "Recorder", "ReplayReadings",
+           "SourceError"]
 
 
 class ReadingError(Exception):
@@ -24,8 +27,8 @@ class ReadingError(Exception):
         self.key, self.gpu, self.reason = key, gpu, reason
 
 
-class SourceError(Exception):
-    """The source as a whole is unusable (NVML init failed, recording unreadable)."""
+class SourceError(UserError):
+    """The source as a whole is unusable (NVML init failed, recording unreadable or invalid)."""
 
 
 class Readings(Protocol):
@@ -43,22 +46,26 @@ def _unwrap(value: Any, key: str, gpu: int | None) -> Any:
 class ReplayReadings:
     """Readings served from a recording written by Recorder (or a labelled synthetic one)."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
-        if data.get("format") != FORMAT:
-            raise SourceError(f"not a {FORMAT} recording (format={data.get('format')!r})")
+    def __init__(self, data: dict[str, Any], where: str = "recording") -> None:
+        try:
+            schema.validated(RecordingSchema, data, where)
+        except UserError as exc:
+            raise SourceError(str(exc)) from None
         self.data = data
         self._system: dict[str, Any] = data.get("system", {})
         self._gpus: list[dict[str, Any]] = data.get("gpus", [])
 
     @classmethod
     def load(cls, path: Path) -> ReplayReadings:
+        """Read and check a recording; NaN, infinity and out-of-range readings are refused."""
+        where = f"recording {path}"
         try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise SourceError(f"cannot read recording {path}: {exc}") from exc
+            data = schema.parse_json(schema.read_text(path, "recording"), where)
+        except UserError as exc:
+            raise SourceError(str(exc)) from None
         if not isinstance(data, dict):
-            raise SourceError(f"recording {path} is not a JSON object")
-        return cls(data)
+            raise SourceError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        return cls(data, where)
 
     @property
     def synthetic(self) -> bool:

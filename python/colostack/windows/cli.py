@@ -4,17 +4,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from colostack import argtypes, schema
+from colostack.errors import EXIT_USER_ERROR
 from colostack.windows.inventory import host_vars_from_file, host_vars_from_inventory, window_for
 from colostack.windows.schedule import Admission, Window, admit, next_windows
 from colostack.windows.spec import WindowSpec, WindowSpecError, parse_duration
 
-# Exit codes of `window check`; the Ansible check task keys on them.
-ADMITTED, REFUSED, CONFIG_ERROR, FORCED = 0, 1, 2, 3
+# Exit codes of `window check`; the Ansible check task keys on them. A config error (no or a
+# bad window, a bad option) is the CLI's one-line error.
+ADMITTED, REFUSED, CONFIG_ERROR, FORCED = 0, 1, EXIT_USER_ERROR, 3
+MAX_COUNT = 1000
+
+
+def duration(text: str) -> timedelta:
+    """argparse type: a positive length such as 45m, 1h30m or 2d."""
+    try:
+        length = parse_duration(text)
+    except WindowSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if length <= timedelta(0):
+        raise argparse.ArgumentTypeError(f"must be longer than zero, got {text!r}")
+    return length
 
 
 def register(subparsers: Any) -> None:
@@ -22,11 +36,11 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(dest="window_command", required=True)
     nxt = sub.add_parser("next", help="print the next windows of a host")
     _common(nxt)
-    nxt.add_argument("--count", type=int, default=3)
+    nxt.add_argument("--count", type=argtypes.number(int, ge=1, le=MAX_COUNT), default=3)
     nxt.set_defaults(func=_cmd_next)
     chk = sub.add_parser("check", help="exit 0 if the host may start work now, 1 if not")
     _common(chk)
-    chk.add_argument("--expected-duration", required=True, help="e.g. 45m, 1h30m")
+    chk.add_argument("--expected-duration", type=duration, required=True, help="e.g. 45m, 1h30m")
     chk.add_argument("--force", action="store_true", help="admit anyway (exit 3, recorded)")
     chk.add_argument("--json", action="store_true", help="print the decision as JSON")
     chk.set_defaults(func=_cmd_check)
@@ -38,12 +52,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
     src.add_argument("-i", "--inventory", default="inventories/colo", help="ansible inventory")
     src.add_argument("--vars-file", type=Path, help="ansible-inventory --list JSON or YAML map")
     src.add_argument("--window", help="the window itself as JSON (as the Ansible check passes it)")
-    parser.add_argument("--now", type=datetime.fromisoformat, help="ISO time with offset (tests)")
+    parser.add_argument("--now", type=argtypes.aware_datetime,
+                        help="ISO time with offset (tests)")
 
 
 def _spec(args: argparse.Namespace) -> WindowSpec:
-    if args.window:
-        return WindowSpec.from_mapping(json.loads(args.window))
+    if args.window is not None:
+        return WindowSpec.from_mapping(schema.parse_json(args.window, "--window"))
     if args.vars_file:
         return window_for(host_vars_from_file(args.vars_file, args.host), args.host)
     return window_for(host_vars_from_inventory(args.inventory, args.host), args.host)
@@ -51,8 +66,6 @@ def _spec(args: argparse.Namespace) -> WindowSpec:
 
 def _now(args: argparse.Namespace) -> datetime:
     now: datetime = args.now or datetime.now(UTC)
-    if now.tzinfo is None:
-        raise WindowSpecError("--now needs a UTC offset, e.g. 2026-03-28T02:30+01:00")
     return now
 
 
@@ -61,12 +74,8 @@ def _fmt(window: Window) -> str:
 
 
 def _cmd_next(args: argparse.Namespace) -> int:
-    try:
-        spec = _spec(args)
-        windows = next_windows(spec, _now(args), args.count)
-    except (WindowSpecError, json.JSONDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return CONFIG_ERROR
+    spec = _spec(args)
+    windows = next_windows(spec, _now(args), args.count)
     print(f"{args.host}: {spec.source}")
     for window in windows:
         print(f"  {_fmt(window)}")
@@ -88,11 +97,7 @@ def _as_dict(host: str, decision: Admission, forced: bool) -> dict[str, Any]:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    try:
-        decision = admit(_spec(args), _now(args), parse_duration(args.expected_duration))
-    except (WindowSpecError, json.JSONDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return CONFIG_ERROR
+    decision = admit(_spec(args), _now(args), args.expected_duration)
     forced = args.force and not decision.admitted
     if args.json:
         print(json.dumps(_as_dict(args.host, decision, forced)))

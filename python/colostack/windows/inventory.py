@@ -2,42 +2,40 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from colostack import schema
+from colostack.windows.schema import WINDOW_VAR, hosts_in
 from colostack.windows.spec import WindowSpec, WindowSpecError
-
-WINDOW_VAR = "colostack_maintenance_window"
 
 
 def host_vars_from_inventory(inventory: str, host: str) -> dict[str, Any]:
     """Merged variables of one host as Ansible sees them (group and host vars applied)."""
-    proc = subprocess.run(
-        ["ansible-inventory", "-i", inventory, "--host", host],
-        capture_output=True, text=True, check=False,
-    )
+    cmd = f"ansible-inventory -i {inventory} --host {host}"
+    try:
+        proc = subprocess.run(["ansible-inventory", "-i", inventory, "--host", host],
+                              capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise WindowSpecError(f"{cmd}: ansible-inventory is not installed") from None
     if proc.returncode != 0:
-        cmd = f"ansible-inventory -i {inventory} --host {host}"
         raise WindowSpecError(f"{cmd}: {proc.stderr.strip()}")
-    data: dict[str, Any] = json.loads(proc.stdout)
+    data = schema.parse_json(proc.stdout, cmd)
+    if not isinstance(data, dict):
+        raise WindowSpecError(f"{cmd}: expected a JSON object")
     return data
 
 
 def host_vars_from_file(path: Path, host: str) -> dict[str, Any]:
     """Host vars from `ansible-inventory --list` JSON (`_meta.hostvars`) or a {host: vars} map."""
-    data = yaml.safe_load(path.read_text())  # YAML is a superset of JSON
-    if not isinstance(data, Mapping):
-        raise WindowSpecError(f"{path}: expected a mapping")
-    hosts = data.get("_meta", {}).get("hostvars", data)
+    where = f"vars file {path}"
+    data = schema.parse_yaml(schema.read_text(path, "vars file"), where)  # YAML covers JSON
+    hosts = hosts_in(data, where)
     if host not in hosts:
-        raise WindowSpecError(f"{path}: no host {host!r}")
-    found: dict[str, Any] = dict(hosts[host] or {})
-    return found
+        raise WindowSpecError(f"{where}: no host {host!r}")
+    return dict(hosts[host] or {})
 
 
 def window_for(host_vars: Mapping[str, Any], host: str) -> WindowSpec:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil import rrule
+
+from colostack.errors import UserError
 
 # Without DTSTART the rule is anchored here (local wall time, a Monday at midnight), so that
 # INTERVAL and defaults taken from DTSTART (minute, second, weekday) are stable.
@@ -21,23 +22,28 @@ _DURATION = re.compile(r"^(?:(?P<d>\d+)d)?(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P
 _START = re.compile(r"^(?:(?P<days>[A-Za-z,]+)\s+)?(?P<h>\d{1,2}):(?P<m>\d{2})$")
 
 
-class WindowSpecError(ValueError):
+class WindowSpecError(ValueError, UserError):
     """A window definition that cannot be parsed; the message names the bad field."""
 
 
 def parse_duration(text: str) -> timedelta:
     """Parse "4h", "45m", "1h30m", "2d" or a number of seconds."""
     value = str(text).strip().lower().replace(" ", "")
-    if value.isdigit():
-        return timedelta(seconds=int(value))
     match = _DURATION.match(value)
-    if not value or match is None:
+    if not value.isascii() or not value or (match is None and not value.isdigit()):
         raise WindowSpecError(f"duration {text!r}: expected e.g. '4h', '45m' or '1h30m'")
-    parts = {k: int(v) for k, v in match.groupdict(default="0").items()}
-    return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    try:
+        if value.isdigit():
+            return timedelta(seconds=int(value))
+        assert match is not None
+        parts = {k: int(v) for k, v in match.groupdict(default="0").items()}
+        return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"],
+                         seconds=parts["s"])
+    except OverflowError:
+        raise WindowSpecError(f"duration {text!r}: too long") from None
 
 
-def _flatcar_rule(start: str) -> rrule.rrule:
+def flatcar_rule(start: str) -> rrule.rrule:
     """Flatcar/locksmith style: "Sat 02:00", "Sat,Sun 23:30" or "02:00" (every day)."""
     match = _START.match(start.strip())
     if match is None:
@@ -56,7 +62,7 @@ def _flatcar_rule(start: str) -> rrule.rrule:
     )
 
 
-def _rfc5545_rule(text: str) -> rrule.rrule:
+def rfc5545_rule(text: str) -> rrule.rrule:
     try:
         rule = rrule.rrulestr(text.strip(), dtstart=_ANCHOR, forceset=False)
     except (ValueError, TypeError) as exc:
@@ -81,28 +87,8 @@ class WindowSpec:
     source: str
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> WindowSpec:
-        """Build from inventory data: {start|rrule, duration, timezone}."""
-        if not isinstance(data, Mapping):
-            raise WindowSpecError("colostack_maintenance_window: expected a mapping")
-        unknown = set(data) - {"start", "rrule", "duration", "timezone"}
-        if unknown:
-            raise WindowSpecError(f"colostack_maintenance_window: unknown keys {sorted(unknown)}")
-        start, rule_text = data.get("start"), data.get("rrule")
-        if (start is None) == (rule_text is None):
-            raise WindowSpecError("colostack_maintenance_window: set exactly one of start, rrule")
-        if "duration" not in data:
-            raise WindowSpecError("colostack_maintenance_window.duration is required")
-        tz_name = str(data.get("timezone", "UTC"))
-        try:
-            tz = ZoneInfo(tz_name)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise WindowSpecError(f"timezone {tz_name!r}: not an IANA time zone") from exc
-        duration = parse_duration(str(data["duration"]))
-        if duration <= timedelta(0):
-            raise WindowSpecError("colostack_maintenance_window.duration must be positive")
-        if start is not None:
-            rule, source = _flatcar_rule(str(start)), f"{start} for {data['duration']}"
-        else:
-            rule, source = _rfc5545_rule(str(rule_text)), f"{rule_text} for {data['duration']}"
-        return cls(rule=rule, duration=duration, tz=tz, source=f"{source} ({tz_name})")
+    def from_mapping(cls, data: object) -> WindowSpec:
+        """Build from inventory data: {start|rrule, duration, timezone} (windows.schema)."""
+        from colostack.windows.schema import parse_window  # noqa: PLC0415 (it builds on this module)
+
+        return parse_window(data)
