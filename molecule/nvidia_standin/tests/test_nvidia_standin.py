@@ -91,7 +91,7 @@ def refusals(host):
 
 @pytest.mark.parametrize(("case", "names"), [
     ("fabricmanager_mismatch", ["nvidia_driver_fabricmanager_version (570.172.08)", "nvidia_driver_version"]),
-    ("outside_matrix", ["cuda_toolkit_version=12.4", "nvidia_driver_version=570.172.08"]),
+    ("outside_matrix", ["cuda_toolkit_version=12.8", "nvidia_driver_version=550.163.01"]),
     ("malformed_version", ["nvidia_driver_version '570.x'"]),
     ("unknown_source", ["nvidia_driver_source", "ppa"]),
     ("branch_missing", ["nvidia_driver_version 999.10.01", "branch 999 is missing"]),
