@@ -68,7 +68,7 @@ case "${1:-}" in
     echo
     echo
     echo "GPU validation on colostack-demo-gpu (a SYNTHETIC H100 recording replayed; there is no GPU here):"
-    ssh -F "$ssh_dir/config" colostack-demo-gpu 'cat /var/lib/colostack/validate/report.json 2>/dev/null | python3 -c "import json,sys; r=json.load(sys.stdin); print(\"  healthy:\", r.get(\"healthy\"), \"-\", len(r.get(\"results\", [])), \"checks\")"' || true
+    ssh -F "$ssh_dir/config" colostack-demo-gpu 'cat /var/lib/colostack/validate/report.json 2>/dev/null | python3 -c "import json,sys; r=json.load(sys.stdin); ok=sum(x[\"status\"] == \"pass\" for x in r[\"results\"]); print(\"  verdict:\", r[\"verdict\"], \"-\", ok, \"of\", len(r[\"results\"]), \"checks passed on\", len(r[\"gpus\"]), \"replayed GPUs\")"' || true
     cat <<TXT
 
 colostack demo is up (Podman containers, Debian 13): colostack-demo (PostgreSQL + pgvector, Redis,
