@@ -165,11 +165,11 @@ def test_driver_changed_in_the_inventory_rolls_out_from_the_control_node_in_batc
             if gw.run("systemctl is-active lifecycle-load").rc != 0:
                 break
             time.sleep(1)
+    stdout = ssh_host("lc-core").check_output("cat /var/lib/colostack/rollouts/driver/artifacts/*/stdout")
     assert status == 1, log[-3000:]  # colostack rollout: 1 = halted (the faulty node failed)
     assert "rollout halted: playbooks/rolling_driver_update.yml on inventory" in log, log[-3000:]
-    assert "ROLLOUT HALTED" in ssh_host("lc-core").check_output(
-        "cat /var/lib/colostack/rollouts/driver/artifacts/*/stdout")
-    assert driver("lc-gpu1") == {f"{B}-1"}  # the canary
+    assert "ROLLOUT HALTED" in stdout
+    assert driver("lc-gpu1") == {f"{B}-1"}, stdout[-5000:]  # the canary
     assert driver("lc-gpu2") == {f"{B}-1"}  # the faulty node's batch-mate
     assert driver("lc-gpu3") == {f"{A}-1"}  # rolled back
     assert '"state": "rolled_back"' in ssh_host("lc-gpu3").file(STATE).content_string
