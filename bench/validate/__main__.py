@@ -18,9 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+from colostack.nvml.session import NvmlError, Session
 from colostack.validate.checks.bandwidth import peak_gbps
 from colostack.validate.nvml_source import NvmlReadings
-from colostack.validate.readings import ReadingError, ReplayReadings, SourceError
+from colostack.validate.readings import ReadingError, ReplayReadings
 from colostack.validate.runner import validate
 from colostack.validate.settings import Settings
 
@@ -54,21 +55,21 @@ def replay(reps: int) -> None:
 
 def real() -> int:
     try:
-        source = NvmlReadings()
-    except SourceError as exc:
+        with Session() as nvml:
+            source = NvmlReadings(nvml)
+            t0 = time.perf_counter()
+            report = validate(source, Settings(), "nvml", False)
+            wall = time.perf_counter() - t0
+            peaks = {}
+            for g in report.gpus:
+                try:
+                    peaks[g["index"]] = peak_gbps(int(source.gpu(g["index"], "memory.bus_width")),
+                                                  int(source.gpu(g["index"], "clock.mem_max_mhz")))
+                except ReadingError as exc:
+                    print(f"  GPU {g['index']}: no peak: {exc}")
+    except NvmlError as exc:
         print(f"real: skipped, {exc}")
         return 0
-    t0 = time.perf_counter()
-    report = validate(source, Settings(), "nvml", False)
-    wall = time.perf_counter() - t0
-    peaks = {}
-    for g in report.gpus:
-        try:
-            peaks[g["index"]] = peak_gbps(int(source.gpu(g["index"], "memory.bus_width")),
-                                          int(source.gpu(g["index"], "clock.mem_max_mhz")))
-        except ReadingError as exc:
-            print(f"  GPU {g['index']}: no peak: {exc}")
-    source.close()
     gpus = len(report.gpus)
     target = 10.0 if gpus <= 1 else 30.0
     print(f"real, {gpus} GPUs: {wall:.2f} s, target {target:.0f} s, ratio {wall / target:.2f}, "

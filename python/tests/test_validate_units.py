@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from colostack.cli import main
+from colostack.nvml.pci import bus_key
+from colostack.nvml.platforms import SKUS, for_device
+from colostack.nvml.session import call_with_timeout
 from colostack.validate import cuda, power_cap
 from colostack.validate.checks.bandwidth import peak_gbps
-from colostack.validate.checks.xid import bus_key, in_window, parse
-from colostack.validate.profiles import PROFILES, for_device
+from colostack.validate.checks.xid import in_window, parse
 from colostack.validate.readings import ERROR_KEY, ReadingError, Recorder, ReplayReadings
 from colostack.validate.runner import validate
 from colostack.validate.settings import Settings
-from colostack.validate.timeout import call_with_timeout
 
 DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "validate"
 HEALTHY = DATA / "h100-sxm-healthy.synthetic.json"
@@ -57,7 +58,7 @@ def test_ptx_assembles_for_hopper(tmp_path: Path) -> None:
 
 
 def test_profiles_are_keyed_by_the_reference_pci_device_ids() -> None:
-    assert {hex(p.pci_device_id) for p in PROFILES} == {"0x2330", "0x2331", "0x2321", "0x2335"}
+    assert {hex(p.pci_device_id) for p in SKUS} == {"0x2330", "0x2331", "0x2321", "0x2335"}
     pcie = for_device(0x2331)
     assert pcie is not None and pcie.nvlink_links == 0 and not pcie.nvswitch_fabric
     assert for_device(0x20B0) is None  # A100: no profile, so its checks are unknown, not pass

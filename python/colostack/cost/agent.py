@@ -22,6 +22,7 @@ from colostack.cost.gpus import GpuReading, read_nvml, read_replay
 from colostack.cost.procmap import UNLABELLED, LabelMap, Owner, read_owner
 from colostack.cost.usage import SERVICE_NAME, Usage
 from colostack.errors import UserError, one_line
+from colostack.nvml.session import Session
 
 IDLE = "idle"
 
@@ -183,7 +184,8 @@ def run_once(cfg: AgentConfig, now: float) -> dict[str, Usage]:
             readings, _count = read_replay(cfg.nvml_replay, prev.replay_frame)
             frame += 1
         else:
-            readings = read_nvml(cfg.nvml_timeout_s)
+            with Session(cfg.nvml_timeout_s) as nvml:
+                readings = read_nvml(nvml)
     result, state = apportion(readings, map_pids(readings, cfg.labels), prev, now, cfg.max_gap_s)
     state.replay_frame = frame
 

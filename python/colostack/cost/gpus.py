@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from colostack.profile.sampler import NvmlSampler
+from colostack.nvml.session import Session
 
 MIB = 1024 * 1024
 
@@ -26,21 +25,13 @@ class GpuReading:
     procs: tuple[GpuProc, ...]
 
 
-def read_nvml(timeout_s: float) -> list[GpuReading]:
+def read_nvml(nvml: Session) -> list[GpuReading]:
     out: list[GpuReading] = []
-    with NvmlSampler(timeout_s=timeout_s) as s:
-        nv: Any = s.nvml
-        for i in range(s.call(nv.nvmlDeviceGetCount)):
-            h = s.call(nv.nvmlDeviceGetHandleByIndex, i)
-            uuid = str(s.call(nv.nvmlDeviceGetUUID, h))
-            try:
-                energy: int | None = int(s.call(nv.nvmlDeviceGetTotalEnergyConsumption, h))
-            except nv.NVMLError_NotSupported:
-                energy = None
-            procs = s.call(nv.nvmlDeviceGetComputeRunningProcesses, h)
-            out.append(GpuReading(i, uuid, energy, tuple(
-                GpuProc(int(p.pid), None if p.usedGpuMemory is None else p.usedGpuMemory / MIB)
-                for p in procs)))
+    for i in range(nvml.gpu_count()):
+        r = nvml.read_all(i, ("uuid", "energy.total_mj", "processes.compute"))
+        out.append(GpuReading(i, r["uuid"], r["energy.total_mj"], tuple(
+            GpuProc(pid, None if used is None else used / MIB)
+            for pid, used in r["processes.compute"])))
     return out
 
 

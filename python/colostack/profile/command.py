@@ -10,9 +10,10 @@ from pathlib import Path
 
 from colostack import argtypes, redisconn
 from colostack.errors import UserError
+from colostack.nvml.session import Session
 from colostack.profile import samples as store
 from colostack.profile.analysis import Profile, Thresholds, analyse
-from colostack.profile.sampler import NvmlSampler, sample_forever
+from colostack.profile.sampler import sample_forever
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -43,8 +44,8 @@ def _record(args: argparse.Namespace) -> list[store.Sample]:
     if args.out and not args.out.exists():
         store.write_header(args.out, args.host, synthetic=False, source="nvml")
     collected: list[store.Sample] = []
-    with NvmlSampler(timeout_s=args.timeout) as sampler:
-        for batch in sample_forever(sampler, args.interval, args.duration):
+    with Session(args.timeout) as nvml:
+        for batch in sample_forever(nvml, args.interval, args.duration):
             collected.extend(batch)
             if args.out:
                 store.append_jsonl(args.out, batch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from rich.console import Console
 
 from colostack import argtypes
 from colostack.errors import UserError
+from colostack.nvml.session import Session
 from colostack.validate import baseline, output, power_cap
 from colostack.validate.model import ExitCode
 from colostack.validate.nvml_source import NvmlReadings
@@ -64,11 +66,12 @@ def _settings(args: argparse.Namespace, caps: dict[int, float]) -> Settings:
                     temp_margin_c=args.temp_margin, xid_window_s=args.xid_window * 60)
 
 
-def _open_source(args: argparse.Namespace) -> tuple[Readings, str, bool]:
+def _open_source(args: argparse.Namespace, stack: ExitStack) -> tuple[Readings, str, bool]:
     if args.replay:
         replay = ReplayReadings.load(args.replay)
         return replay, f"replay:{args.replay}", replay.synthetic
-    return (NvmlReadings(args.timeout, bandwidth_reps=args.bandwidth_reps,
+    nvml = stack.enter_context(Session(args.timeout))
+    return (NvmlReadings(nvml, bandwidth_reps=args.bandwidth_reps,
                          xid_window_s=args.xid_window * 60), "nvml", False)
 
 
@@ -92,9 +95,14 @@ def _apply_caps(args: argparse.Namespace, readings: Readings) -> tuple[dict[int,
 
 
 def run(args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        return _run(args, stack)
+
+
+def _run(args: argparse.Namespace, stack: ExitStack) -> int:
     console = Console(stderr=False)
     try:
-        readings, source, synthetic = _open_source(args)
+        readings, source, synthetic = _open_source(args, stack)
         baseline_report = baseline.load(args.baseline) if args.baseline else None
     except UserError as exc:
         print(f"could not validate: {exc}", file=sys.stderr)
@@ -115,9 +123,6 @@ def run(args: argparse.Namespace) -> int:
             recorded_at=report.started), indent=1) + "\n")
         report.notes.append(f"recording written to {args.record}")
     _write(args, report, console)
-    close = getattr(readings, "close", None)
-    if close is not None:
-        close()
     return int(report.exit_code)
 
 

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from colostack.nvml.platforms import Sku, for_device
 from colostack.validate.model import CheckResult, Status, failed
-from colostack.validate.profiles import Profile, for_device
 from colostack.validate.readings import ReadingError, Readings
 from colostack.validate.settings import Settings
 
@@ -22,14 +22,14 @@ class Context:
     settings: Settings
     gpus: tuple[int, ...]
 
-    def profile(self, gpu: int) -> Profile:
+    def profile(self, gpu: int) -> Sku:
         device_id = int(self.readings.gpu(gpu, "pci.device_id"))
         profile = for_device(device_id)
         if profile is None:
             raise Unjudgeable(f"no SKU profile for PCI device id {device_id:#06x}")
         return profile
 
-    def host_profile(self) -> Profile:
+    def host_profile(self) -> Sku:
         """The profile of the first GPU whose device id reads; a lost GPU must not hide the SKU."""
         for gpu in self.gpus:
             try:

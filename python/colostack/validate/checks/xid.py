@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from dateutil.parser import isoparse
 
+from colostack.nvml.pci import BusKey, bus_key
 from colostack.validate.checks.base import Context, per_gpu
 from colostack.validate.model import CheckResult, judge
 from colostack.validate.readings import ReadingError
@@ -21,7 +22,6 @@ RECOVERY_ACTIONS: dict[int, str] = {
 }
 
 _XID = re.compile(r"NVRM: Xid \(PCI:([0-9a-fA-F]+):([0-9a-fA-F]+):([0-9a-fA-F]+)(?:\.\d)?\): (\d+)")
-BusKey = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -30,12 +30,6 @@ class XidEvent:
     xid: int
     at: datetime | None  # None: timestamp unreadable, treated as recent (fail closed)
     line: str
-
-
-def bus_key(bus_id: str) -> BusKey:
-    """'00000000:18:00.0' (NVML) or '0000:18:00' (kernel) to (domain, bus, device)."""
-    domain, bus, dev = bus_id.split(".", maxsplit=1)[0].split(":")
-    return int(domain, 16), int(bus, 16), int(dev, 16)
 
 
 def _timestamp(line: str) -> datetime | None:
