@@ -127,7 +127,8 @@ def _sample(nvml: Session, index: int, load: _Load) -> None:
     try:
         seen = nvml.read_all(index, _UNDER_LOAD)
     except NvmlError as exc:
-        load.errors.append(exc.reason)
+        if exc.reason not in load.errors:  # sampled every few ms: keep each reason once
+            load.errors.append(exc.reason)
         return
     load.pcie_gen = max(load.pcie_gen, seen["pcie.curr_gen"])
     load.pcie_width = max(load.pcie_width, seen["pcie.curr_width"])

@@ -28,7 +28,7 @@ class ReadingError(Exception):
 
 
 class SourceError(UserError):
-    """The source as a whole is unusable (NVML init failed, recording unreadable or invalid)."""
+    """The recording as a whole is unusable: unreadable or invalid."""
 
 
 class Readings(Protocol):
