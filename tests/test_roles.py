@@ -87,3 +87,22 @@ def test_internal_variables_are_marked_internal(role: str):
     path = Path(REPO / "roles" / role / "vars" / "main.yml")
     names = set(yaml.safe_load(path.read_text()) or {}) if path.exists() else set()
     assert [v for v in sorted(names) if not v.startswith(("__", "_"))] == []
+
+
+def test_generator_adds_the_table_once_and_keeps_hand_written_text():
+    specs = {"main": {"options": {
+        "r_mode": {"type": "str", "choices": ["a", "b"], "default": "a", "description": "A | B <name>."},
+        "r_key": {"type": "str", "required": True, "no_log": True, "description": "Key."},
+        "r_mem_mb": {"type": "int", "description": "Half the RAM."},
+        "r_items": {"type": "list", "elements": "dict", "default": [], "description": "Items.",
+                    "options": {"name": {"type": "str", "required": True, "description": "Name."},
+                                "limit": {"type": "str", "description": "Limit."}}},
+    }}}
+    block = role_docs.render(specs)
+    assert "| `r_mode` | str: `a`, `b` | `a` | A \\| B &lt;name>. |" in block
+    assert "| `r_key` | str, secret | required | Key. |" in block
+    assert "| `r_mem_mb` | int | derived | Half the RAM. |" in block
+    assert "| `r_items[].limit` | str | omitted | Limit. |" in block
+    once = role_docs.updated_readme("# r\n\nHand-written.\n", block)
+    assert once.startswith("# r\n\nHand-written.\n\n## Variables\n")
+    assert role_docs.updated_readme(once, block) == once
