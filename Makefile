@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 
-.PHONY: deps venv images cache netcheck lint check test demo demo-clean clean
+.PHONY: deps venv images cache netcheck lint docs check test demo demo-clean clean
 
 deps:
 	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
@@ -44,6 +44,10 @@ lint: venv
 	ruff check python bench tests molecule playbooks
 	cd python && mypy
 	ansible-lint
+
+# Each role README's variable table, from its meta/argument_specs.yml (tests/test_roles.py checks it).
+docs: venv
+	$(VENV)/bin/python python/tools/role_docs.py
 
 # The quick lane for the edit-test loop: lint, unit and property tests, no test hosts.
 check: deps venv
