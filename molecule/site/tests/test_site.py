@@ -72,14 +72,17 @@ def test_site_yml_from_the_installed_collection_changes_nothing(tmp_path):
     """The built collection, installed into an empty collections path, is all site.yml needs: the
     checkout's roles and collections/ are out of reach (no roles_path; the venv's bundled
     collections are the only others), and on the converged host it finds nothing to change."""
-    env = {k: v for k, v in os.environ.items() if k not in ("ANSIBLE_ROLES_PATH", "ANSIBLE_LIBRARY")}
-    env.update(ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"), ANSIBLE_ROLES_PATH=str(tmp_path / "no-roles"))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"),
+               ANSIBLE_ROLES_PATH=str(tmp_path / "no-roles"))
     repo = Path(__file__).resolve().parents[3]
-    for cmd in (["ansible-galaxy", "collection", "build", "--output-path", str(tmp_path), str(repo)],
-                ["ansible-galaxy", "collection", "install", "--offline", "-p", str(tmp_path / "collections"),
-                 *map(str, tmp_path.glob("colostack-infra-*.tar.gz"))]):
-        step = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+
+    def galaxy(*args: str) -> None:
+        step = subprocess.run(["ansible-galaxy", "collection", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, check=False)
         assert step.returncode == 0, step.stdout + step.stderr
+
+    galaxy("build", "--output-path", str(tmp_path), str(repo))
+    galaxy("install", "--offline", "-p", str(tmp_path / "collections"), str(next(tmp_path.glob("colostack-infra-*.tar.gz"))))
     site = tmp_path / "collections/ansible_collections/colostack/infra/site.yml"
     # The demo inventory generates the password beside the playbook; this copy gets the checkout's.
     password = {"postgresql_app_password": PASSWORD_FILE.read_text().strip()}
