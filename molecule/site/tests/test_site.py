@@ -92,4 +92,7 @@ def test_site_yml_from_the_installed_collection_changes_nothing(tmp_path):
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-4000:]
     assert "TASK [colostack.infra.postgresql : " in out
+    installed_role = tmp_path / "collections/ansible_collections/colostack/infra/roles/site_preflight"
+    assert f"included: {installed_role}/tasks/check_role.yml" in out
+    assert f"included: {repo}" not in out
     assert re.search(r"^site-d13\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", out, re.MULTILINE), out[-3000:]
