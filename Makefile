@@ -41,7 +41,7 @@ netcheck: images
 	molecule/images/check-network.sh
 
 lint: venv
-	ruff check python bench tests molecule playbooks
+	ruff check python bench tests molecule playbooks plugins
 	cd python && mypy
 	ansible-lint
 

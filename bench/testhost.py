@@ -30,7 +30,6 @@ ENV = dict(
     ANSIBLE_CONFIG=str(REPO / "ansible.cfg"),
     ANSIBLE_FORCE_COLOR="false",
     ANSIBLE_CACHE_PLUGIN="memory",
-    ANSIBLE_ROLES_PATH=str(REPO / "roles"),
 )
 
 

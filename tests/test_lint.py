@@ -6,7 +6,7 @@ from conftest import REPO, run_logged, tail
 
 
 def test_ruff_reports_no_findings():
-    code, out = run_logged(["ruff", "check", "python", "bench", "tests", "molecule", "playbooks"], "ruff")
+    code, out = run_logged(["ruff", "check", "python", "bench", "tests", "molecule", "playbooks", "plugins"], "ruff")
     assert code == 0, tail(out)
 
 

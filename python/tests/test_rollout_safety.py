@@ -221,7 +221,7 @@ def test_a_report_line_that_cannot_be_written_is_a_warning_not_a_failure(tmp_pat
     a full or read-only report location must not turn that into a failed (rescued) host."""
     spec = importlib.util.spec_from_file_location(
         "colostack_rollout_state_action",
-        Path(__file__).resolve().parents[2] / "playbooks/action_plugins/colostack_rollout_state.py")
+        Path(__file__).resolve().parents[2] / "plugins/action/colostack_rollout_state.py")
     assert spec is not None and spec.loader is not None
     action = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(action)

@@ -1,6 +1,8 @@
 """site.yml with the demo inventory leaves a host that serves pgvector through pgbouncer over TLS."""
 
+import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -64,3 +66,33 @@ def test_a_host_whose_key_does_not_match_known_hosts_is_refused(tmp_path):
     assert proc.returncode != 0
     assert "UNREACHABLE" in proc.stdout
     assert "Host key verification failed" in proc.stdout + proc.stderr
+
+
+def test_site_yml_from_the_installed_collection_changes_nothing(tmp_path):
+    """The built collection, installed into an empty collections path, is all site.yml needs: the
+    checkout's roles and collections/ are out of reach (no roles_path; the venv's bundled
+    collections are the only others), and on the converged host it finds nothing to change."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"),
+               ANSIBLE_ROLES_PATH=str(tmp_path / "no-roles"))
+    repo = Path(__file__).resolve().parents[3]
+
+    def galaxy(*args: str) -> None:
+        step = subprocess.run(["ansible-galaxy", "collection", *args], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert step.returncode == 0, step.stdout + step.stderr
+
+    galaxy("build", "--output-path", str(tmp_path), str(repo))
+    galaxy("install", "--offline", "-p", str(tmp_path / "collections"), str(next(tmp_path.glob("colostack-infra-*.tar.gz"))))
+    site = tmp_path / "collections/ansible_collections/colostack/infra/site.yml"
+    # The demo inventory generates the password beside the playbook; this copy gets the checkout's.
+    password = {"postgresql_app_password": PASSWORD_FILE.read_text().strip()}
+    run = subprocess.run(
+        ["ansible-playbook", str(site), "-i", os.environ["MOLECULE_INVENTORY_FILE"], "-e", json.dumps(password)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-4000:]
+    assert "TASK [colostack.infra.postgresql : " in out
+    installed_role = tmp_path / "collections/ansible_collections/colostack/infra/roles/site_preflight"
+    assert f"included: {installed_role}/tasks/check_role.yml" in out
+    assert f"included: {repo}" not in out
+    assert re.search(r"^site-d13\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0", out, re.MULTILINE), out[-3000:]

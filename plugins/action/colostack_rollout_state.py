@@ -28,7 +28,7 @@ from colostack.rollout.state import (
     parse_state,
 )
 
-MODULE = "colostack_rollout_state"
+MODULE = "colostack.infra.colostack_rollout_state"
 
 
 class ActionModule(ActionBase):
