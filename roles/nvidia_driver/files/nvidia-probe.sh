@@ -21,10 +21,8 @@ kernel=$(uname -r)
 headers=$(apt-cache policy "linux-headers-$kernel" 2>/dev/null | grep -q 'Candidate: [^(]' && echo true || echo false)
 initramfs=$(command -v update-initramfs >/dev/null 2>&1 && echo true || echo false)
 loaded=$(cat /sys/module/nvidia/version 2>/dev/null || true)
-apt_lists=$(ls /var/lib/apt/lists/ 2>/dev/null | grep -c "_Packages" || true)
 cat <<JSON
 {"pci": [${pci%,}], "nvswitch_proc": $nvswitches, "recorded": $recorded,
  "version_before": "$version_before", "secureboot": $secureboot, "kernel": "$kernel",
- "headers_available": $headers, "initramfs": $initramfs, "loaded_version": "$loaded",
- "apt_lists": $apt_lists}
+ "headers_available": $headers, "initramfs": $initramfs, "loaded_version": "$loaded"}
 JSON
