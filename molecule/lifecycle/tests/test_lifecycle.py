@@ -247,7 +247,7 @@ def test_firmware_rollout_drains_flashes_validates_from_path_and_undrains(bmc: s
     assert run.returncode == 0, out[-4000:]
     events = [json.loads(line)["event"] for line in (tmp_path / "firmware_rollout.jsonl").read_text().splitlines()]
     assert events.index("drain") < events.index("undrain"), events
-    validated = re.search(r"TASK \[Validate the GPUs after the firmware change\].*?\n(\w+): \[lc-gpu1\]", out, re.DOTALL)
+    validated = re.search(r"TASK \[(?:[\w.]+ : )?Validate the GPUs after the firmware change\].*?\n(\w+): \[lc-gpu1\]", out, re.DOTALL)
     assert validated and validated[1] == "ok", out[-4000:]  # ran, from the runtime on PATH, healthy
     gpu1 = ssh_host("lc-gpu1")
     assert not gpu1.file("/etc/nginx/vllm-drained").exists
