@@ -80,6 +80,13 @@ def backend_status(gw: Any) -> dict[str, str]:
     return {row[1]: row[17] for row in rows}
 
 
+def in_flight(gw: Any) -> int:
+    """Requests the gateway has open to the nodes now (the stats' scur column)."""
+    csv = gw.check_output("curl -s 'http://127.0.0.1:8404/stats;csv'")
+    rows = [line.split(",") for line in csv.splitlines() if line.startswith("vllm_nodes,")]
+    return sum(int(row[4] or 0) for row in rows if row[1] != "BACKEND")
+
+
 def wait_for(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -186,9 +193,11 @@ def test_drain_moves_traffic_and_waits_for_the_in_flight_request(gw: Any, node_a
     gw.run_test("rm -f /tmp/slow-* /tmp/load.* /tmp/stop-load")
     write_script(gw, "/root/slow.sh", SLOW_SH)
     write_script(gw, "/root/load.sh", LOAD_SH)
-    # Two 30 s completions: leastconn puts one on each node.
+    # Two 30 s completions: leastconn puts one on each node, once the first is open at its node
+    # (started together under load, both could land on the same idle-looking node).
     for i in (1, 2):
         gw.run_test(f"systemd-run --unit vllm-test-slow-{i} --collect /bin/sh /root/slow.sh {i}")
+        wait_for(lambda n=i: in_flight(gw) >= n, 20, f"slow request {i} open at a node")
     gw.run_test("systemd-run --unit vllm-test-load --collect /bin/sh /root/load.sh")
     drain = playbook("drain.yml", "vllm-node-a")
     assert drain.returncode == 0, drain.stdout[-3000:]
