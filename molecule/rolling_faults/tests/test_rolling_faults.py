@@ -113,7 +113,7 @@ def test_failing_package_install_rolls_back_to_a_clean_branch_a_and_returns_to_s
     failed = report["hosts"]["rf-dkms"]
     assert failed["state"] == "failed"
     assert failed["failed_task"] == "Fail each host that did not reach the target"
-    assert "ROLLOUT HALTED at rf-dkms (Install driver" in failed["message"]
+    assert "ROLLOUT HALTED at rf-dkms (Install the pinned version of nvidia-driver" in failed["message"]
     assert "rolled back to 550.163.01, healthy, back in service" in failed["message"]
     assert [e["state"] for e in report["stats_data"]["rolling_update_events"]][-1] == "rolled_back"
     h = host("rf-dkms")
