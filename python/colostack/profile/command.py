@@ -25,16 +25,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--redis-url", help="also append samples to a Redis stream")
     p.add_argument("--redis-maxlen", type=argtypes.count, default=300_000,
                    help="cap of the Redis stream (30 days at 10 s with 1 GPU is 259,200)")
-    p.add_argument("--host", default=socket.gethostname())
+    p.add_argument("--host", default=socket.gethostname(),
+                   help="host name the samples are filed under (default: this host)")
     p.add_argument("--interval", type=argtypes.positive, default=10.0,
                    help="seconds between samples")
     p.add_argument("--duration", type=argtypes.positive, default=60.0, help="seconds to sample")
     p.add_argument("--timeout", type=argtypes.positive, default=5.0,
                    help="limit for each NVML call")
-    p.add_argument("--busy-util", type=argtypes.percent, default=Thresholds.busy_util_pct)
+    p.add_argument("--busy-util", type=argtypes.percent, default=Thresholds.busy_util_pct,
+                   help="utilisation %% at which a GPU counts as busy (%(default)s)")
     p.add_argument("--min-busy-hours", type=argtypes.hours_per_day,
-                   default=Thresholds.min_busy_hours_per_day)
-    p.add_argument("--max-cv", type=argtypes.non_negative, default=Thresholds.max_cv)
+                   default=Thresholds.min_busy_hours_per_day,
+                   help="busy hours per day a steady load needs (%(default)s)")
+    p.add_argument("--max-cv", type=argtypes.non_negative, default=Thresholds.max_cv,
+                   help="largest coefficient of variation of utilisation (%(default)s)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 

@@ -24,13 +24,16 @@ EXIT_CODES = {"succeeded": 0, "halted": 1, "cancelled": 3, "refused": 4}
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("rollout", help="run a rollout playbook with a deadline")
-    parser.add_argument("playbook", type=Path)
-    parser.add_argument("-i", "--inventory", type=Path, required=True)
-    parser.add_argument("-l", "--limit")
+    parser.add_argument("playbook", type=Path, help="the rollout playbook to run")
+    parser.add_argument("-i", "--inventory", type=Path, required=True,
+                        help="ansible inventory holding the desired state")
+    parser.add_argument("-l", "--limit", help="ansible host pattern to restrict the run to")
     parser.add_argument("-e", "--extra-vars", action="append", default=[],
                         help="key=value or a YAML/JSON mapping; repeatable")
-    parser.add_argument("--report-dir", type=Path, default=Path("/var/lib/colostack/rollouts"))
-    parser.add_argument("--project-dir", type=Path, default=Path.cwd())
+    parser.add_argument("--report-dir", type=Path, default=Path("/var/lib/colostack/rollouts"),
+                        help="where run reports and ansible artifacts are kept (%(default)s)")
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd(),
+                        help="ansible project directory (default: the current directory)")
     parser.add_argument("--lock-file", type=Path, default=DEFAULT_LOCK_FILE,
                         help="the controller's rollout lock, shared by every rollout playbook")
     parser.add_argument("--take-over", action="store_true",

@@ -23,8 +23,9 @@ from colostack.validate.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("validate", help="validate GPU health (exit 0 healthy, 1 unhealthy, "
-                              "2 could not validate)", description=__doc__)
+    p = subparsers.add_parser("validate", help="judge GPU health through NVML, or from a recording",
+                              description="Judge every GPU of this host through NVML (or a "
+                              "recording): exit 0 healthy, 1 unhealthy, 2 could not validate.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--replay", type=Path, metavar="FILE", help="judge a recording, not hardware")
     src.add_argument("--record", type=Path, metavar="FILE",
@@ -54,8 +55,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--xid-window", type=argtypes.positive, default=120.0, metavar="MINUTES",
                    help="only XIDs this recent count")
     p.add_argument("--timeout", type=argtypes.positive, default=5.0, help="seconds per NVML call")
-    p.add_argument("--failures-only", action="store_true", help="print only non-passing rows")
-    p.add_argument("--quiet", action="store_true", help="print no table")
+    view = p.add_mutually_exclusive_group()
+    view.add_argument("-v", "--verbose", action="store_true",
+                      help="print every check of every GPU (default: one line per GPU)")
+    view.add_argument("--quiet", action="store_true", help="print no table")
+    p.add_argument("--failures-only", action="store_true",
+                   help="print only GPUs (or, with -v, rows) that did not pass")
     p.set_defaults(func=run)
 
 
@@ -131,8 +136,10 @@ def _write(args: argparse.Namespace, report: Report, console: Console) -> None:
         output.write_json(report, args.json)
     if args.prom:
         output.write_prom(report, args.prom)
-    if not args.quiet:
+    if args.verbose:
         output.print_table(report, console, args.failures_only)
+    elif not args.quiet:
+        output.print_compact(report, console, args.failures_only)
     else:
         for note in report.notes:
             print(note)

@@ -32,11 +32,12 @@ def duration(text: str) -> timedelta:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("window", help="maintenance windows")
+    parser = subparsers.add_parser("window", help="show or check a host's maintenance windows")
     sub = parser.add_subparsers(dest="window_command", required=True)
     nxt = sub.add_parser("next", help="print the next windows of a host")
     _common(nxt)
-    nxt.add_argument("--count", type=argtypes.number(int, ge=1, le=MAX_COUNT), default=3)
+    nxt.add_argument("--count", type=argtypes.number(int, ge=1, le=MAX_COUNT), default=3,
+                     help=f"how many windows to print (at most {MAX_COUNT})")
     nxt.set_defaults(func=_cmd_next)
     chk = sub.add_parser("check", help="exit 0 if the host may start work now, 1 if not")
     _common(chk)
@@ -47,7 +48,7 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", required=True)
+    parser.add_argument("--host", required=True, help="inventory hostname whose window applies")
     src = parser.add_mutually_exclusive_group()
     src.add_argument("-i", "--inventory", default="inventories/colo", help="ansible inventory")
     src.add_argument("--vars-file", type=Path, help="ansible-inventory --list JSON or YAML map")
