@@ -1,4 +1,5 @@
-"""`colostack rollout`: run a playbook inside the current maintenance window and report."""
+"""`colostack rollout`: run a playbook inside the current maintenance window, print its
+progress (batches, tasks, host failures) as it happens, and report."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from rich.console import Console
+
 from colostack import argtypes, schema
 from colostack.errors import UserError
 from colostack.rollout.lock import DEFAULT_LOCK_FILE, LockError
+from colostack.rollout.progress import Progress
 from colostack.rollout.report import ReportError, RunReport, write_report
 from colostack.rollout.runner import RolloutConfig, run_rollout
 from colostack.windows import WindowSpec, window_at
@@ -91,15 +95,23 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         project_dir=args.project_dir, extravars=extravars, limit=args.limit,
         deadline=deadline, lock_file=args.lock_file, take_over=args.take_over,
     )
+    console = Console(highlight=False)
+    progress = Progress()
+
+    def show(event: dict[str, Any]) -> None:
+        for line in progress(event):  # stdout: the journal keeps it when the unit runs us
+            console.print(line, markup=False)
+
     try:
-        report = run_rollout(config, stop)
+        report = run_rollout(config, stop, observe=show)
     except (LockError, ReportError) as exc:
         # Nothing ran; the report directory belongs to whoever holds the lock.
         print(f"rollout refused: {exc}", file=sys.stderr)
         return EXIT_CODES["refused"]
     path = write_report(report, args.report_dir)
     if report.previous and report.previous["outcome"] != "succeeded":
-        print(f"previous run ({report.previous['started']}) was {report.previous['outcome']}")
-    print(report.summary())
-    print(f"report: {path}")
+        console.print(f"previous run ({report.previous['started']}) was "
+                      f"{report.previous['outcome']}", markup=False)
+    console.print(report.summary(), markup=False)
+    console.print(f"report: {path}", markup=False)
     return EXIT_CODES[report.outcome]
