@@ -7,6 +7,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -20,6 +21,7 @@ from colostack.rollout.lock import DEFAULT_LOCK_FILE, LockError
 from colostack.rollout.progress import Progress
 from colostack.rollout.report import ReportError, RunReport, write_report
 from colostack.rollout.runner import RolloutConfig, run_rollout
+from colostack.terminal import stdout_console
 from colostack.windows import WindowSpec, window_at
 
 # A bad option or window definition is the CLI's one-line error, exit 2, and writes no report.
@@ -47,6 +49,17 @@ def register(subparsers: Any) -> None:
                       help="hard stop, ISO with offset")
     stop.add_argument("--window", help="window JSON; the hard stop is the current window's end")
     parser.set_defaults(func=_cmd_rollout)
+
+
+def progress_printer(console: Console) -> Callable[[dict[str, Any]], None]:
+    """Print each event's progress lines; stdout, so the journal keeps them under systemd."""
+    progress = Progress()
+
+    def show(event: dict[str, Any]) -> None:
+        for line in progress(event):
+            console.print(line, markup=False)
+
+    return show
 
 
 def _extravars(items: list[str]) -> dict[str, Any]:
@@ -95,15 +108,9 @@ def _cmd_rollout(args: argparse.Namespace) -> int:
         project_dir=args.project_dir, extravars=extravars, limit=args.limit,
         deadline=deadline, lock_file=args.lock_file, take_over=args.take_over,
     )
-    console = Console(highlight=False)
-    progress = Progress()
-
-    def show(event: dict[str, Any]) -> None:
-        for line in progress(event):  # stdout: the journal keeps it when the unit runs us
-            console.print(line, markup=False)
-
+    console = stdout_console()
     try:
-        report = run_rollout(config, stop, observe=show)
+        report = run_rollout(config, stop, observe=progress_printer(console))
     except (LockError, ReportError) as exc:
         # Nothing ran; the report directory belongs to whoever holds the lock.
         print(f"rollout refused: {exc}", file=sys.stderr)

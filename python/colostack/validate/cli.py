@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress
 
 from colostack import argtypes
 from colostack.errors import UserError
-from colostack.nvml.session import Session
+from colostack.nvml.session import NvmlError, Session
+from colostack.terminal import stderr_progress, stdout_console
 from colostack.validate import baseline, output, power_cap
 from colostack.validate.model import ExitCode
 from colostack.validate.nvml_source import NvmlReadings
@@ -71,13 +73,21 @@ def _settings(args: argparse.Namespace, caps: dict[int, float]) -> Settings:
                     temp_margin_c=args.temp_margin, xid_window_s=args.xid_window * 60)
 
 
-def _open_source(args: argparse.Namespace, stack: ExitStack) -> tuple[Readings, str, bool]:
+def _open_source(args: argparse.Namespace, stack: ExitStack,
+                 bar: Progress) -> tuple[Readings, str, bool]:
     if args.replay:
         replay = ReplayReadings.load(args.replay)
         return replay, f"replay:{args.replay}", replay.synthetic
     nvml = stack.enter_context(Session(args.timeout))
+    try:
+        total: int | None = nvml.gpu_count()
+    except NvmlError:
+        total = None  # the inventory check reports it
+    bar.start()
+    task = bar.add_task("HBM bandwidth and compute runs", total=total)
     return (NvmlReadings(nvml, bandwidth_reps=args.bandwidth_reps,
-                         xid_window_s=args.xid_window * 60), "nvml", False)
+                         xid_window_s=args.xid_window * 60,
+                         on_load_done=lambda gpu: bar.advance(task)), "nvml", False)
 
 
 def _apply_caps(args: argparse.Namespace, readings: Readings) -> tuple[dict[int, float], list[str]]:
@@ -105,9 +115,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, stack: ExitStack) -> int:
-    console = Console(stderr=False)
+    console = stdout_console()
+    bar = stderr_progress()  # stopped (and, being transient, erased) before anything prints
+    stack.callback(bar.stop)
     try:
-        readings, source, synthetic = _open_source(args, stack)
+        readings, source, synthetic = _open_source(args, stack, bar)
         baseline_report = baseline.load(args.baseline) if args.baseline else None
     except UserError as exc:
         print(f"could not validate: {exc}", file=sys.stderr)
@@ -119,6 +131,7 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
         print(f"power cap not applied: {exc}", file=sys.stderr)
         return int(ExitCode.COULD_NOT_VALIDATE)
     report = validate(recorder or readings, _settings(args, caps), source, synthetic)
+    bar.stop()
     report.notes += notes
     if baseline_report is not None:
         report.results += baseline.compare(report.results, baseline_report)
