@@ -16,6 +16,7 @@ import pytest
 import redis
 import yaml
 from matplotlib.colors import to_hex
+from matplotlib.container import BarContainer
 from matplotlib.figure import Figure
 from redisproc import redis_server
 
@@ -155,8 +156,10 @@ def _bar_colours(fig: Figure) -> dict[str, set[str]]:
     ax = fig.axes[0]
     found: dict[str, set[str]] = {}
     for container in ax.containers:
-        services = ([t.get_text() for t in ax.get_yticklabels()] if container.get_label()
-                    .startswith("_") else [container.get_label()] * len(container.patches))
+        assert isinstance(container, BarContainer)
+        label = str(container.get_label())
+        services = ([t.get_text() for t in ax.get_yticklabels()] if label.startswith("_")
+                    else [label] * len(container.patches))
         for service, bar in zip(services, container.patches, strict=True):
             found.setdefault(service, set()).add(to_hex(bar.get_facecolor()))
     return found
