@@ -81,7 +81,8 @@ def _problems(results: list[CheckResult]) -> list[Text]:
 
 def print_compact(report: Report, console: Console, failures_only: bool = False) -> None:
     """One line per GPU (about 70 columns); each check that did not pass is indented beneath."""
-    console.print(f"colostack validate: [bold]{report.verdict}[/] ({report.source})")
+    console.print(f"colostack validate: [bold]{report.verdict}[/]")
+    console.print(f"source: {report.source}", markup=False)
     if report.synthetic:
         console.print("[yellow]source is a SYNTHETIC recording, not hardware[/]")
     by_gpu: dict[int | None, list[CheckResult]] = {}
