@@ -15,6 +15,7 @@ from rich.console import Console
 
 from colostack.cli import main
 from colostack.rollout.cli import progress_printer
+from colostack.rollout.progress import Progress
 
 ROOT = Path(__file__).resolve().parents[2]
 VALIDATE = ROOT / "tests" / "data" / "validate"
@@ -138,3 +139,18 @@ def test_help_fits(capsys: pytest.CaptureFixture[str], width: int, command: str)
     lines = capsys.readouterr().out.splitlines()
     assert max(len(line) for line in lines) <= width
     assert lines[0].startswith("usage: colostack")
+
+
+def test_rollout_progress_says_rescued_when_a_host_carries_on_after_a_failure() -> None:
+    progress = Progress()
+    events: list[dict[str, object]] = [  # hand-written events, in ansible-runner's shape
+        {"event": "playbook_on_play_start", "event_data": {"play": "p", "play_uuid": "u"}},
+        {"event": "runner_on_start", "event_data": {"host": "n1"}},
+        {"event": "runner_on_failed", "event_data": {"host": "n1", "task": "t",
+                                                     "res": {"msg": "boom"}}},
+        {"event": "runner_on_ok", "event_data": {"host": "n1", "res": {"changed": True}}},
+        {"event": "playbook_on_stats", "event_data": {}},
+    ]
+    lines = [line for event in events for line in progress(event)]
+    assert "n1: FAILED at 't': boom" in lines
+    assert lines[-1] == "batch 1 done: n1 rescued"

@@ -12,9 +12,9 @@ from typing import Any
 
 # Host results worth a line of their own; ok and skipped ones add up in the batch summary.
 _NOTABLE = {"runner_on_failed": "FAILED", "runner_on_unreachable": "UNREACHABLE"}
-_STATES = {"runner_on_ok": "ok", "runner_on_skipped": "ok", **{k: v.lower() for k, v in
-                                                                _NOTABLE.items()}}
-_WORSE = ("ok", "changed", "failed", "unreachable")
+_STATES = {"runner_on_ok": "ok", "runner_on_skipped": "ok",
+           **{k: v.lower() for k, v in _NOTABLE.items()}}
+_WORSE = ("ok", "changed", "rescued", "failed", "unreachable")
 
 
 @dataclass
@@ -60,7 +60,9 @@ class Progress:
 
     def _worsen(self, host: str, state: str) -> None:
         before = self._hosts.get(host, "ok")
-        self._hosts[host] = max(before, state, key=_WORSE.index)
+        if before == "failed" and state in ("ok", "changed"):
+            state = "rescued"  # a host that failed for good runs nothing more
+        self._hosts[host] = max(before, state, key=_WORSE.index) if before != "failed" else state
 
     def _end_batch(self) -> list[str]:
         if not self.batch or not self._hosts:
