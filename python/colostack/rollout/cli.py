@@ -29,25 +29,31 @@ EXIT_CODES = {"succeeded": 0, "halted": 1, "cancelled": 3, "refused": 4}
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("rollout", help="run a rollout playbook with a deadline")
+    parser = subparsers.add_parser(
+        "rollout", help="run a rollout playbook with a deadline",
+        description="Run a rollout playbook under the controller's rollout lock, stopping at the "
+        "deadline or the maintenance window's end; progress (batches, hosts, tasks, failures) "
+        "prints as it happens. Exit 0 succeeded, 1 halted, 3 cancelled, 4 refused.")
     parser.add_argument("playbook", type=Path, help="the rollout playbook to run")
-    parser.add_argument("-i", "--inventory", type=Path, required=True,
+    parser.add_argument("-i", "--inventory", type=Path, required=True, metavar="PATH",
                         help="ansible inventory holding the desired state")
     parser.add_argument("-l", "--limit", help="ansible host pattern to restrict the run to")
-    parser.add_argument("-e", "--extra-vars", action="append", default=[],
+    parser.add_argument("-e", "--extra-vars", action="append", default=[], metavar="VARS",
                         help="key=value or a YAML/JSON mapping; repeatable")
     parser.add_argument("--report-dir", type=Path, default=Path("/var/lib/colostack/rollouts"),
+                        metavar="DIR",
                         help="where run reports and ansible artifacts are kept (%(default)s)")
-    parser.add_argument("--project-dir", type=Path, default=Path.cwd(),
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd(), metavar="DIR",
                         help="ansible project directory (default: the current directory)")
-    parser.add_argument("--lock-file", type=Path, default=DEFAULT_LOCK_FILE,
+    parser.add_argument("--lock-file", type=Path, default=DEFAULT_LOCK_FILE, metavar="FILE",
                         help="the controller's rollout lock, shared by every rollout playbook")
     parser.add_argument("--take-over", action="store_true",
                         help="take over a lock that a dead rollout left behind")
     stop = parser.add_mutually_exclusive_group()
-    stop.add_argument("--deadline", type=argtypes.aware_datetime,
+    stop.add_argument("--deadline", type=argtypes.aware_datetime, metavar="TIME",
                       help="hard stop, ISO with offset")
-    stop.add_argument("--window", help="window JSON; the hard stop is the current window's end")
+    stop.add_argument("--window", metavar="JSON",
+                      help="window JSON; the hard stop is the current window's end")
     parser.set_defaults(func=_cmd_rollout)
 
 

@@ -43,20 +43,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--expect-power-cap", action="append", default=[], metavar="[GPU=]WATTS",
                    type=power_cap.cap_spec,
                    help="check this cap without applying it (periodic runs). Repeatable")
-    p.add_argument("--expect-gpus", type=argtypes.count,
+    p.add_argument("--expect-gpus", metavar="N", type=argtypes.count,
                    help="GPU count (default: the SKU profile's)")
-    p.add_argument("--expect-driver", help="pinned driver version, e.g. 550.163.01")
-    p.add_argument("--expect-cuda", help="pinned CUDA driver version, e.g. 12.4")
-    p.add_argument("--expect-vbios", help="pinned VBIOS version")
+    p.add_argument("--expect-driver", metavar="VERSION",
+                   help="pinned driver version, e.g. 550.163.01")
+    p.add_argument("--expect-cuda", metavar="VERSION", help="pinned CUDA driver version, e.g. 12.4")
+    p.add_argument("--expect-vbios", metavar="VERSION", help="pinned VBIOS version")
     p.add_argument("--bandwidth-floor", type=argtypes.fraction, metavar="FRACTION",
                    help="HBM copy floor as a fraction of peak (default: the SKU profile's)")
-    p.add_argument("--bandwidth-reps", type=argtypes.count, default=5,
+    p.add_argument("--bandwidth-reps", metavar="N", type=argtypes.count, default=5,
                    help="copy samples per GPU (median)")
-    p.add_argument("--temp-margin", type=argtypes.number(float, ge=0, le=100), default=5.0,
+    p.add_argument("--temp-margin", metavar="DEGREES", default=5.0,
+                   type=argtypes.number(float, ge=0, le=100),
                    help="degrees C below NVML limits")
     p.add_argument("--xid-window", type=argtypes.positive, default=120.0, metavar="MINUTES",
                    help="only XIDs this recent count")
-    p.add_argument("--timeout", type=argtypes.positive, default=5.0, help="seconds per NVML call")
+    p.add_argument("--timeout", metavar="SECONDS", type=argtypes.positive, default=5.0,
+                   help="limit for each NVML call")
     view = p.add_mutually_exclusive_group()
     view.add_argument("-v", "--verbose", action="store_true",
                       help="print every check of every GPU (default: one line per GPU)")
