@@ -154,3 +154,13 @@ def test_rollout_progress_says_rescued_when_a_host_carries_on_after_a_failure() 
     lines = [line for event in events for line in progress(event)]
     assert "n1: FAILED at 't': boom" in lines
     assert lines[-1] == "batch 1 done: n1 rescued"
+
+
+def test_validate_into_a_pipe_keeps_each_failure_on_one_whole_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)  # no terminal, no width: the journal's case
+    assert main(["validate", "--replay", str(VALIDATE / "h100-sxm-nvml-error.synthetic.json")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert ("     FAIL compute_capability: GPU 0: reading compute_capability failed: "
+            "NVML_ERROR_GPU_IS_LOST") in lines

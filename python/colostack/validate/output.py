@@ -113,7 +113,10 @@ def print_compact(report: Report, console: Console, failures_only: bool = False)
 
 def _print_problems(console: Console, problems: list[Text]) -> None:
     for problem in problems:
-        console.print(Padding(problem, (0, 0, 0, 5), expand=False))
+        if console.soft_wrap:  # a pipe or the journal: one whole line (Padding would crop it)
+            console.print(Text("     ").append_text(problem))
+        else:
+            console.print(Padding(problem, (0, 0, 0, 5), expand=False))
 
 
 def write_json(report: Report, path: Path) -> None:
