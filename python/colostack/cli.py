@@ -1,9 +1,7 @@
-"""Command-line entry point. Parses arguments and prints; logic lives in the concern modules.
+"""Command-line entry point: builds the parser from each command module, runs one command.
 
-Exit codes: 0 success, 2 an error the message names (bad option, unreadable or malformed file,
-unreachable service, or an internal error: --debug shows its traceback). Each command
-documents its other codes (validate: 1 unhealthy; window check: 1 refused, 3 forced; rollout:
-1 halted, 3 cancelled, 4 refused).
+Exit codes: 0 success, 2 an error the message names (--debug shows its traceback); each command
+documents its others in its own --help.
 """
 
 from __future__ import annotations
@@ -27,10 +25,21 @@ _COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+DESCRIPTION = (
+    "colostack validates NVIDIA GPU hosts through NVML, runs rolling updates only inside their "
+    "maintenance windows, profiles GPU load, and turns measured usage into chargeback and "
+    "total-cost figures. It is the Python package of the colostack Ansible collection, used by "
+    "its roles and timers and by operators at the shell."
+)
+EPILOG = ("Run 'colostack COMMAND --help' for a command's options and exit codes. Every error "
+          "is one line on stderr with exit 2; --debug adds the traceback.")
+
+
 def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="colostack", description=__doc__)
+    parser = OneLineParser(prog="colostack", description=DESCRIPTION, epilog=EPILOG)
     parser.add_argument("--version", action="version", version=f"colostack {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, title="commands",
+                                metavar="COMMAND")
     for name in _COMMAND_MODULES:
         importlib.import_module(f"colostack.{name}").register(sub)
     return parser

@@ -61,7 +61,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="node budget, e.g. 4000")
     p.add_argument("--base-w", type=argtypes.non_negative, default=1200.0,
                    help="non-GPU draw: CPUs, memory, fans, NICs, NVSwitch")
-    p.add_argument("--gpus", type=argtypes.number(int, ge=1, le=1024), required=True)
+    p.add_argument("--gpus", type=argtypes.number(int, ge=1, le=1024), required=True,
+                   help="number of GPUs sharing the budget")
     p.add_argument("--min-w", type=argtypes.non_negative, default=200.0,
                    help="NVML minimum limit (H100 SXM)")
     p.add_argument("--max-w", type=argtypes.positive, default=700.0,

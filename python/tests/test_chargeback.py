@@ -4,6 +4,7 @@ outputs, the HTML opened in headless Chromium, and clear errors for bad input.""
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import re
 import shutil
@@ -14,11 +15,15 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
+from matplotlib.colors import to_hex
+from matplotlib.container import BarContainer
+from matplotlib.figure import Figure
 from redisproc import redis_server
 
 from colostack.cli import main
+from colostack.cost import report
 from colostack.cost import usage as store
-from colostack.cost.chargeback import ChargebackError, RateCard, compute, synthetic_usage
+from colostack.cost.chargeback import Bill, ChargebackError, RateCard, compute, synthetic_usage
 from colostack.cost.usage import Usage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -138,3 +143,42 @@ def test_report_files_and_html_in_headless_chromium(redis_url: str, tmp_path: Pa
                    capture_output=True, timeout=120, check=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000
+
+
+def _month_bill() -> Bill:
+    """Every day of a 30-day month, four services: the case whose day labels used to overlap."""
+    day = {**DAY, "batch-embeddings": Usage(7_200, 1.0, 10.0)}
+    return compute(synthetic_usage("2026-11", day, 30), RateCard.from_mapping(CARD))
+
+
+def _bar_colours(fig: Figure) -> dict[str, set[str]]:
+    """Colour of every bar, by the service it belongs to (its y label or its legend entry)."""
+    ax = fig.axes[0]
+    found: dict[str, set[str]] = {}
+    for container in ax.containers:
+        assert isinstance(container, BarContainer)
+        label = str(container.get_label())
+        services = ([t.get_text() for t in ax.get_yticklabels()] if label.startswith("_")
+                    else [label] * len(container.patches))
+        for service, bar in zip(services, container.patches, strict=True):
+            found.setdefault(service, set()).add(to_hex(bar.get_facecolor()))
+    return found
+
+
+def test_charts_give_each_service_one_colour_in_both_charts() -> None:
+    bill = _month_bill()
+    colours = report.service_colours(bill)
+    assert len(set(colours.values())) == len(bill.lines) == 4
+    cost = report.cost_figure(bill, colours)
+    cost.canvas.draw()  # tick labels exist once drawn
+    for fig in (cost, report.hours_figure(bill, colours)):
+        assert _bar_colours(fig) == {s: {c} for s, c in colours.items()}
+
+
+def test_daily_chart_day_labels_do_not_overlap() -> None:
+    fig = report.hours_figure(_month_bill(), report.service_colours(_month_bill()))
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    boxes = [t.get_window_extent() for t in ax.get_xticklabels() if t.get_text()]
+    assert len(boxes) >= 6  # day 1 and every fifth day
+    assert all(a.x1 < b.x0 for a, b in itertools.pairwise(boxes))

@@ -256,7 +256,7 @@ CASES: dict[str, Case] = {
     "powercap min above max": Case(("powercap", "--budget-w", "4000", "--gpus", "8",
                                     "--min-w", "800"), "--min-w"),
     # the CLI itself
-    "no command": Case((), "command"),
+    "no command": Case((), "COMMAND"),
     "unknown command": Case(("frobnicate",), "frobnicate"),
     "unknown option": Case(("tco", "--colour"), "--colour"),
 }

@@ -90,6 +90,12 @@ def test_failed_host_halts_the_rollout_and_the_rerun_reads_that_report(
     assert "node-2" not in halted.hosts  # serial 1 + any_errors_fatal: never reached
     text = capsys.readouterr().out
     assert "maintenance window OVERRIDDEN" in text
+    # Progress came from the event stream, before the summary: the batch, its host, the failure.
+    progress = text[:text.index("rollout halted")]
+    assert "batch 1 started" in progress and "batch 1: host node-1" in progress
+    assert "node-1: FAILED at 'Fail on the host named in fail_on'" in progress
+    assert "batch 1 done: node-1 failed" in progress
+    assert "batch 2" not in progress
     assert rollout(project) == 0
     assert "previous run" in capsys.readouterr().out
     rerun = load_last_report(project / "reports")

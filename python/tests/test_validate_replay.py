@@ -99,7 +99,8 @@ def test_cli_replay_prints_a_passing_table_and_writes_reports(
                  "--expect-driver", "550.163.01", "--expect-cuda", "12.4"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "healthy" in out and "hbm_bandwidth" in out and "SYNTHETIC" in out
+    assert "healthy" in out and "HBM GB/s" in out and "SYNTHETIC" in out
+    assert out.count("19/19 pass") == 8  # the compact table: one line per GPU
     data = json.loads(report.read_text())
     assert data["verdict"] == "healthy" and data["synthetic"] is True
     assert len(data["gpus"]) == 8

@@ -21,14 +21,16 @@ def month(text: str) -> str:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a = sub.add_parser("cost-agent", help="add this host's GPU and storage usage to Redis once")
-    a.add_argument("--config", type=Path, default=Path("/etc/colostack/cost-agent.yml"))
+    a.add_argument("--config", type=Path, default=Path("/etc/colostack/cost-agent.yml"),
+                   help="agent configuration YAML (%(default)s)")
     a.set_defaults(func=run_agent)
 
     c = sub.add_parser("chargeback", help="turn a month of Redis usage into costs per service")
     c.add_argument("--month", type=month, required=True, help="YYYY-MM")
     c.add_argument("--rate-card", type=Path, required=True,
                    help="YAML with the rate card (the inventory's cost_agent.yml works)")
-    c.add_argument("--redis-url", default="redis://localhost:6379/0")
+    c.add_argument("--redis-url", default="redis://localhost:6379/0",
+                   help="Redis holding the usage (%(default)s)")
     c.add_argument("--redis-password-file", type=Path, help="file holding the Redis password")
     c.add_argument("--out", type=Path, default=Path("."), help="directory for CSV, JSON, HTML")
     c.add_argument("--note", default="", help="line shown at the top of the HTML and in the JSON")

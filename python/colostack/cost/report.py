@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import calendar
 import csv
 import html
 import io
 import json
 from pathlib import Path
 
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from colostack.cost.chargeback import Bill
 
@@ -50,34 +54,61 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def charts(bill: Bill) -> tuple[str, str]:
-    parts = ("hardware", "power", "rent", "storage")
-    fig = Figure(figsize=(7, 3.5))
+PARTS = ("hardware", "power", "rent", "storage")
+_HATCH = {"hardware": "", "power": "////", "rent": "....", "storage": "xxxx"}
+
+
+def service_colours(bill: Bill) -> dict[str, str]:
+    """One colour per service, the same in both charts (tab10 repeats after 10 services)."""
+    palette = colormaps["tab10"]
+    return {line.service: to_hex(palette(i % 10)) for i, line in enumerate(bill.lines)}
+
+
+def cost_figure(bill: Bill, colours: dict[str, str]) -> Figure:
+    """A horizontal bar per service in its colour; the cost parts are hatchings of it."""
+    fig = Figure(figsize=(7, 0.8 + 0.45 * len(bill.lines)))
     ax = fig.subplots()
     names = [line.service for line in bill.lines]
-    bottom = [0.0] * len(names)
-    for part in parts:
+    left = [0.0] * len(names)
+    for part in PARTS:
         vals = [getattr(line, part) for line in bill.lines]
-        ax.bar(names, vals, bottom=bottom, label=part)
-        bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
-    ax.set_ylabel(bill.currency)
+        ax.barh(names, vals, left=left, color=[colours[n] for n in names], hatch=_HATCH[part],
+                edgecolor="black", linewidth=0.4)
+        left = [a + v for a, v in zip(left, vals, strict=True)]
+    ax.invert_yaxis()  # the table's order, top to bottom
+    ax.set_xlabel(bill.currency)
     ax.set_title(f"Cost per service, {bill.month}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    cost_png = _png(fig)
+    ax.legend(handles=[Patch(facecolor="white", edgecolor="black", hatch=_HATCH[p], label=p)
+                       for p in PARTS], loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
 
+
+def hours_figure(bill: Bill, colours: dict[str, str]) -> Figure:
+    """GPU-hours per day of the month, stacked by service; day numbers on a sparse axis."""
     fig = Figure(figsize=(7, 3.5))
     ax = fig.subplots()
-    days = list(bill.gpu_hours_by_day)
+    year, month = (int(x) for x in bill.month.split("-"))
+    days = range(1, calendar.monthrange(year, month)[1] + 1)
+    by_day = {int(d[-2:]): hours for d, hours in bill.gpu_hours_by_day.items()}
     bottom = [0.0] * len(days)
-    for service in names:
-        vals = [bill.gpu_hours_by_day[d].get(service, 0.0) for d in days]
-        ax.bar([d[-2:] for d in days], vals, bottom=bottom, label=service)
+    for line in bill.lines:
+        vals = [by_day.get(d, {}).get(line.service, 0.0) for d in days]
+        ax.bar(list(days), vals, bottom=bottom, color=colours[line.service],
+               label=line.service, width=0.8)
         bottom = [b + v for b, v in zip(bottom, vals, strict=True)]
+    ax.set_xlim(0.4, len(days) + 0.6)
+    ax.set_xticks([1, *range(5, len(days) + 1, 5)])
     ax.set_xlabel("day of month")
     ax.set_ylabel("GPU-hours")
     ax.set_title(f"GPU-hours per day, {bill.month}")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    return cost_png, _png(fig)
+    handles, labels = ax.get_legend_handles_labels()  # top to bottom, as the bars stack
+    ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def charts(bill: Bill) -> tuple[str, str]:
+    colours = service_colours(bill)
+    return _png(cost_figure(bill, colours)), _png(hours_figure(bill, colours))
 
 
 def write_html(bill: Bill, path: Path, note: str = "") -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
 from dataclasses import asdict
 from pathlib import Path
@@ -14,6 +15,7 @@ from colostack.nvml.session import Session
 from colostack.profile import samples as store
 from colostack.profile.analysis import Profile, Thresholds, analyse
 from colostack.profile.sampler import sample_forever
+from colostack.terminal import stderr_progress, stdout_console
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,16 +27,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--redis-url", help="also append samples to a Redis stream")
     p.add_argument("--redis-maxlen", type=argtypes.count, default=300_000,
                    help="cap of the Redis stream (30 days at 10 s with 1 GPU is 259,200)")
-    p.add_argument("--host", default=socket.gethostname())
+    p.add_argument("--host", default=socket.gethostname(),
+                   help="host name the samples are filed under (default: this host)")
     p.add_argument("--interval", type=argtypes.positive, default=10.0,
                    help="seconds between samples")
     p.add_argument("--duration", type=argtypes.positive, default=60.0, help="seconds to sample")
     p.add_argument("--timeout", type=argtypes.positive, default=5.0,
                    help="limit for each NVML call")
-    p.add_argument("--busy-util", type=argtypes.percent, default=Thresholds.busy_util_pct)
+    p.add_argument("--busy-util", type=argtypes.percent, default=Thresholds.busy_util_pct,
+                   help="utilisation %% at which a GPU counts as busy (%(default)s)")
     p.add_argument("--min-busy-hours", type=argtypes.hours_per_day,
-                   default=Thresholds.min_busy_hours_per_day)
-    p.add_argument("--max-cv", type=argtypes.non_negative, default=Thresholds.max_cv)
+                   default=Thresholds.min_busy_hours_per_day,
+                   help="busy hours per day a steady load needs (%(default)s)")
+    p.add_argument("--max-cv", type=argtypes.non_negative, default=Thresholds.max_cv,
+                   help="largest coefficient of variation of utilisation (%(default)s)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
 
@@ -44,8 +50,11 @@ def _record(args: argparse.Namespace) -> list[store.Sample]:
     if args.out and not args.out.exists():
         store.write_header(args.out, args.host, synthetic=False, source="nvml")
     collected: list[store.Sample] = []
-    with Session(args.timeout) as nvml:
+    with Session(args.timeout) as nvml, stderr_progress() as bar:
+        task = bar.add_task(f"sampling every {args.interval:g} s",
+                            total=math.ceil(args.duration / args.interval))
         for batch in sample_forever(nvml, args.interval, args.duration):
+            bar.advance(task)
             collected.extend(batch)
             if args.out:
                 store.append_jsonl(args.out, batch)
@@ -55,20 +64,21 @@ def _record(args: argparse.Namespace) -> list[store.Sample]:
 
 
 def _print(profile: Profile, synthetic: bool) -> None:
+    out = stdout_console()
     if synthetic:
-        print("NOTE: this recording is SYNTHETIC, not from real hardware")
-    print(f"period: {profile.days:.2f} days")
-    print(f"{'gpu':>3} {'p50%':>6} {'p95%':>6} {'cv':>5} {'busy h/d':>8} {'mem p95':>7} "
-          f"{'mem sat':>7} {'W avg':>6}")
+        out.print("NOTE: this recording is SYNTHETIC, not from real hardware")
+    out.print(f"period: {profile.days:.2f} days")
+    out.print(f"{'gpu':>3} {'p50%':>6} {'p95%':>6} {'cv':>5} {'busy h/d':>8} {'mem p95':>7} "
+              f"{'mem sat':>7} {'W avg':>6}")
     for g in profile.gpus:
-        print(f"{g.gpu:>3} {g.util_p50:6.1f} {g.util_p95:6.1f} {g.util_cv:5.2f} "
-              f"{g.busy_hours_per_day:8.2f} {g.mem_p95_frac:7.0%} "
-              f"{g.mem_saturated_frac_of_time:7.1%} {g.mean_power_w:6.0f}")
-    print(f"sizing: p95 demand {profile.demand_p95_gpus:.2f} GPUs over "
-          f"{profile.sizing_days:.1f} days + headroom -> {profile.suggested_gpus} GPUs, "
-          f"{profile.suggested_mem_gib:.0f} GiB GPU memory")
+        out.print(f"{g.gpu:>3} {g.util_p50:6.1f} {g.util_p95:6.1f} {g.util_cv:5.2f} "
+                  f"{g.busy_hours_per_day:8.2f} {g.mem_p95_frac:7.0%} "
+                  f"{g.mem_saturated_frac_of_time:7.1%} {g.mean_power_w:6.0f}")
+    out.print(f"sizing: p95 demand {profile.demand_p95_gpus:.2f} GPUs over "
+              f"{profile.sizing_days:.1f} days + headroom -> {profile.suggested_gpus} GPUs, "
+              f"{profile.suggested_mem_gib:.0f} GiB GPU memory")
     verdict = "yes" if profile.steady else "no"
-    print(f"steady enough to own? {verdict}: " + "; ".join(profile.reasons))
+    out.print(f"steady enough to own? {verdict}: " + "; ".join(profile.reasons), markup=False)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -43,8 +43,11 @@ def run_rollout(
     config: RolloutConfig,
     stop: threading.Event | None = None,
     clock: Callable[[], datetime] = _now,
+    observe: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunReport:
     """Run the playbook under the controller's rollout lock; cancel on `stop` or the deadline.
+
+    `observe` sees every runner event as it happens (on the runner's thread), for progress.
 
     Raises LockError, before anything runs, while another rollout holds the lock or a dead one
     left it (unless `config.take_over`). ansible-runner's default cancel handling installs a
@@ -52,7 +55,8 @@ def run_rollout(
     """
     holder = Holder.current(str(config.playbook))
     with RolloutLock(config.lock_file, holder, config.take_over) as lock:
-        return _run_locked(config, holder, lock, stop or threading.Event(), clock)
+        return _run_locked(config, holder, lock, stop or threading.Event(), clock,
+                           observe=observe)
 
 
 def _run_locked(
@@ -61,6 +65,8 @@ def _run_locked(
     lock: RolloutLock,
     stop: threading.Event,
     clock: Callable[[], datetime],
+    *,
+    observe: Callable[[dict[str, Any]], None] | None,
 ) -> RunReport:
     import ansible_runner  # noqa: PLC0415  (only control nodes install the [control] extra)
 
@@ -97,6 +103,8 @@ def _run_locked(
 
     def on_event(event: dict[str, Any]) -> bool:
         report.record_event(event)
+        if observe is not None:
+            observe(event)
         return True
 
     # A fresh private data dir per run: ansible-runner would otherwise replay the extravars

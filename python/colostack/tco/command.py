@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from colostack.tco.model import TcoConfigError, defaults, evaluate, load_override, merge
+from colostack.terminal import stdout_console
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,8 +29,8 @@ def run(args: argparse.Namespace) -> int:
     except TcoConfigError as exc:  # the CLI prints it as one line; name the file too
         raise TcoConfigError(f"tco config {args.config or '(defaults)'}: {exc}") from None
     even = result.break_even()
-    print(f"power caps per GPU: {', '.join(map(str, result.caps_w))} W "
-          f"(node at most {result.node_power_w:g} W)")
+    stdout_console().print(f"power caps per GPU: {', '.join(map(str, result.caps_w))} W "
+                           f"(node at most {result.node_power_w:g} W)", markup=False)
     print(f"{'approach':<12} {'capital':>12} {'running/mo':>12} {'amortised/mo':>13} "
           f"{'break-even':>12}")
     for a in result.approaches:

@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress
 
 from colostack import argtypes
 from colostack.errors import UserError
-from colostack.nvml.session import Session
+from colostack.nvml.session import NvmlError, Session
+from colostack.terminal import stderr_progress, stdout_console
 from colostack.validate import baseline, output, power_cap
 from colostack.validate.model import ExitCode
 from colostack.validate.nvml_source import NvmlReadings
@@ -23,8 +25,9 @@ from colostack.validate.settings import Settings
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("validate", help="validate GPU health (exit 0 healthy, 1 unhealthy, "
-                              "2 could not validate)", description=__doc__)
+    p = subparsers.add_parser("validate", help="judge GPU health through NVML, or from a recording",
+                              description="Judge every GPU of this host through NVML (or a "
+                              "recording): exit 0 healthy, 1 unhealthy, 2 could not validate.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--replay", type=Path, metavar="FILE", help="judge a recording, not hardware")
     src.add_argument("--record", type=Path, metavar="FILE",
@@ -40,22 +43,29 @@ def register(subparsers: Any) -> None:
     p.add_argument("--expect-power-cap", action="append", default=[], metavar="[GPU=]WATTS",
                    type=power_cap.cap_spec,
                    help="check this cap without applying it (periodic runs). Repeatable")
-    p.add_argument("--expect-gpus", type=argtypes.count,
+    p.add_argument("--expect-gpus", metavar="N", type=argtypes.count,
                    help="GPU count (default: the SKU profile's)")
-    p.add_argument("--expect-driver", help="pinned driver version, e.g. 550.163.01")
-    p.add_argument("--expect-cuda", help="pinned CUDA driver version, e.g. 12.4")
-    p.add_argument("--expect-vbios", help="pinned VBIOS version")
+    p.add_argument("--expect-driver", metavar="VERSION",
+                   help="pinned driver version, e.g. 550.163.01")
+    p.add_argument("--expect-cuda", metavar="VERSION", help="pinned CUDA driver version, e.g. 12.4")
+    p.add_argument("--expect-vbios", metavar="VERSION", help="pinned VBIOS version")
     p.add_argument("--bandwidth-floor", type=argtypes.fraction, metavar="FRACTION",
                    help="HBM copy floor as a fraction of peak (default: the SKU profile's)")
-    p.add_argument("--bandwidth-reps", type=argtypes.count, default=5,
+    p.add_argument("--bandwidth-reps", metavar="N", type=argtypes.count, default=5,
                    help="copy samples per GPU (median)")
-    p.add_argument("--temp-margin", type=argtypes.number(float, ge=0, le=100), default=5.0,
+    p.add_argument("--temp-margin", metavar="DEGREES", default=5.0,
+                   type=argtypes.number(float, ge=0, le=100),
                    help="degrees C below NVML limits")
     p.add_argument("--xid-window", type=argtypes.positive, default=120.0, metavar="MINUTES",
                    help="only XIDs this recent count")
-    p.add_argument("--timeout", type=argtypes.positive, default=5.0, help="seconds per NVML call")
-    p.add_argument("--failures-only", action="store_true", help="print only non-passing rows")
-    p.add_argument("--quiet", action="store_true", help="print no table")
+    p.add_argument("--timeout", metavar="SECONDS", type=argtypes.positive, default=5.0,
+                   help="limit for each NVML call")
+    view = p.add_mutually_exclusive_group()
+    view.add_argument("-v", "--verbose", action="store_true",
+                      help="print every check of every GPU (default: one line per GPU)")
+    view.add_argument("--quiet", action="store_true", help="print no table")
+    p.add_argument("--failures-only", action="store_true",
+                   help="print only GPUs (or, with -v, rows) that did not pass")
     p.set_defaults(func=run)
 
 
@@ -66,13 +76,21 @@ def _settings(args: argparse.Namespace, caps: dict[int, float]) -> Settings:
                     temp_margin_c=args.temp_margin, xid_window_s=args.xid_window * 60)
 
 
-def _open_source(args: argparse.Namespace, stack: ExitStack) -> tuple[Readings, str, bool]:
+def _open_source(args: argparse.Namespace, stack: ExitStack,
+                 bar: Progress) -> tuple[Readings, str, bool]:
     if args.replay:
         replay = ReplayReadings.load(args.replay)
         return replay, f"replay:{args.replay}", replay.synthetic
     nvml = stack.enter_context(Session(args.timeout))
+    try:
+        total: int | None = nvml.gpu_count()
+    except NvmlError:
+        total = None  # the inventory check reports it
+    bar.start()
+    task = bar.add_task("HBM bandwidth and compute runs", total=total)
     return (NvmlReadings(nvml, bandwidth_reps=args.bandwidth_reps,
-                         xid_window_s=args.xid_window * 60), "nvml", False)
+                         xid_window_s=args.xid_window * 60,
+                         on_load_done=lambda gpu: bar.advance(task)), "nvml", False)
 
 
 def _apply_caps(args: argparse.Namespace, readings: Readings) -> tuple[dict[int, float], list[str]]:
@@ -100,9 +118,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, stack: ExitStack) -> int:
-    console = Console(stderr=False)
+    console = stdout_console()
+    bar = stderr_progress()  # stopped (and, being transient, erased) before anything prints
+    stack.callback(bar.stop)
     try:
-        readings, source, synthetic = _open_source(args, stack)
+        readings, source, synthetic = _open_source(args, stack, bar)
         baseline_report = baseline.load(args.baseline) if args.baseline else None
     except UserError as exc:
         print(f"could not validate: {exc}", file=sys.stderr)
@@ -114,6 +134,7 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
         print(f"power cap not applied: {exc}", file=sys.stderr)
         return int(ExitCode.COULD_NOT_VALIDATE)
     report = validate(recorder or readings, _settings(args, caps), source, synthetic)
+    bar.stop()
     report.notes += notes
     if baseline_report is not None:
         report.results += baseline.compare(report.results, baseline_report)
@@ -131,8 +152,10 @@ def _write(args: argparse.Namespace, report: Report, console: Console) -> None:
         output.write_json(report, args.json)
     if args.prom:
         output.write_prom(report, args.prom)
-    if not args.quiet:
+    if args.verbose:
         output.print_table(report, console, args.failures_only)
+    elif not args.quiet:
+        output.print_compact(report, console, args.failures_only)
     else:
         for note in report.notes:
             print(note)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,8 +57,11 @@ class NvmlReadings:
     """The hardware implementation of the readings interface, over an open NVML session."""
 
     def __init__(self, nvml: Session, load_timeout_s: float = 120.0, bandwidth_reps: int = 5,
-                 xid_window_s: float = 7200.0) -> None:
+                 xid_window_s: float = 7200.0,
+                 on_load_done: Callable[[int], None] | None = None) -> None:
+        """`on_load_done(gpu)` is called when a GPU's copy and compute run ends (progress)."""
         self.nvml, self.load_timeout_s = nvml, load_timeout_s
+        self.on_load_done = on_load_done
         self.bandwidth_reps, self.xid_window_s = bandwidth_reps, xid_window_s
         self._loads: dict[int, _Load] = {}
 
@@ -106,7 +110,11 @@ class NvmlReadings:
         load = self._loads.get(index)
         if load is None:
             load = self._loads[index] = _Load()
-            self._run_load(index, key, load)
+            try:
+                self._run_load(index, key, load)
+            finally:
+                if self.on_load_done is not None:
+                    self.on_load_done(index)
         if load.result is None:
             raise ReadingError(key, index, f"load run failed: {'; '.join(load.errors[:3])}")
         values: dict[str, Any] = {

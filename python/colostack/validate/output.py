@@ -1,4 +1,5 @@
-"""Report renderings: a rich table, the JSON report, and a node_exporter textfile."""
+"""Report renderings: a compact and a full rich table, the JSON report, and a node_exporter
+textfile."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
-from colostack.validate.model import Status
+from colostack.validate.model import CheckResult, Status
 from colostack.validate.runner import Report
 
 _STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.UNKNOWN: "yellow"}
@@ -37,6 +40,83 @@ def print_table(report: Report, console: Console, failures_only: bool = False) -
         console.print("[yellow]source is a SYNTHETIC recording, not hardware[/]")
     for note in report.notes:
         console.print(note)
+
+
+# The compact view: one line per GPU with its key figures; what did not pass is listed beneath.
+_FIGURES: tuple[tuple[str, str, int, str], ...] = (
+    # header, check whose observed value fills the column, width, unit
+    ("Temp", "gpu_temperature", 5, " C"),
+    ("HBM T", "hbm_temperature", 5, " C"),
+    ("Cap", "power_cap", 6, " W"),
+    ("PCIe", "pcie_link", 8, ""),
+    ("NVLink", "nvlink", 6, ""),
+    ("HBM GB/s", "hbm_bandwidth", 8, ""),
+)
+_MARK = {Status.FAIL: "FAIL", Status.UNKNOWN: "UNKNOWN"}
+
+
+def _figure(result: CheckResult | None, unit: str) -> str:
+    if result is None or result.observed is None:
+        return "-"
+    value = result.observed
+    if isinstance(value, float):
+        value = f"{value:.0f}"
+    if result.check == "nvlink" and result.limit is not None:
+        return f"{value}/{result.limit}"
+    return f"{value}{unit}"
+
+
+def _summary(results: list[CheckResult]) -> Text:
+    passed = sum(r.status is Status.PASS for r in results)
+    worst = next((s for s in (Status.FAIL, Status.UNKNOWN) if any(r.status is s for r in results)),
+                 Status.PASS)
+    label = _MARK.get(worst, "pass")
+    return Text(f"{passed}/{len(results)} {label}", style=_STYLE[worst])
+
+
+def _problems(results: list[CheckResult]) -> list[Text]:
+    return [Text(f"{_MARK[r.status]} {r.check}: {r.reason}", style=_STYLE[r.status])
+            for r in results if r.status is not Status.PASS]
+
+
+def print_compact(report: Report, console: Console, failures_only: bool = False) -> None:
+    """One line per GPU (about 70 columns); each check that did not pass is indented beneath."""
+    console.print(f"colostack validate: [bold]{report.verdict}[/]")
+    console.print(f"source: {report.source}", markup=False)
+    if report.synthetic:
+        console.print("[yellow]source is a SYNTHETIC recording, not hardware[/]")
+    by_gpu: dict[int | None, list[CheckResult]] = {}
+    for r in report.results:
+        by_gpu.setdefault(r.gpu, []).append(r)
+    host = by_gpu.pop(None, [])
+    facts = {r.check: r.observed for r in host}
+    console.print(f"host: driver {_text(facts.get('driver_version')) or '-'}, "
+                  f"CUDA {_text(facts.get('cuda_driver_version')) or '-'}, "
+                  f"{len(report.gpus)} GPUs visible; checks", _summary(host))
+    _print_problems(console, _problems(host))
+    names = sorted({_text(g.get("name")) for g in report.gpus} - {""})
+    if names:
+        console.print("model: " + ", ".join(names))
+    header = "GPU  " + "  ".join(f"{h:>{w}}" for h, _, w, _ in _FIGURES) + "  Checks"
+    console.print(Text(header, style="bold"), no_wrap=True, overflow="crop")
+    for gpu, results in sorted(by_gpu.items(), key=lambda item: item[0] or 0):
+        problems = _problems(results)
+        if failures_only and not problems:
+            continue
+        found = {r.check: r for r in results}
+        row = Text(f"{gpu:>3}  " + "  ".join(
+            f"{_figure(found.get(check), unit):>{w}}" for _, check, w, unit in _FIGURES) + "  ")
+        row.append_text(_summary(results))
+        console.print(row, no_wrap=True, overflow="crop")
+        _print_problems(console, problems)
+
+
+def _print_problems(console: Console, problems: list[Text]) -> None:
+    for problem in problems:
+        if console.soft_wrap:  # a pipe or the journal: one whole line (Padding would crop it)
+            console.print(Text("     ").append_text(problem))
+        else:
+            console.print(Padding(problem, (0, 0, 0, 5), expand=False))
 
 
 def write_json(report: Report, path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from colostack import argtypes, schema
 from colostack.errors import EXIT_USER_ERROR
+from colostack.terminal import stdout_console
 from colostack.windows.inventory import host_vars_from_file, host_vars_from_inventory, window_for
 from colostack.windows.schedule import Admission, Window, admit, next_windows
 from colostack.windows.spec import WindowSpec, WindowSpecError, parse_duration
@@ -32,11 +33,12 @@ def duration(text: str) -> timedelta:
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("window", help="maintenance windows")
+    parser = subparsers.add_parser("window", help="show or check a host's maintenance windows")
     sub = parser.add_subparsers(dest="window_command", required=True)
     nxt = sub.add_parser("next", help="print the next windows of a host")
     _common(nxt)
-    nxt.add_argument("--count", type=argtypes.number(int, ge=1, le=MAX_COUNT), default=3)
+    nxt.add_argument("--count", type=argtypes.number(int, ge=1, le=MAX_COUNT), default=3,
+                     help=f"how many windows to print (at most {MAX_COUNT})")
     nxt.set_defaults(func=_cmd_next)
     chk = sub.add_parser("check", help="exit 0 if the host may start work now, 1 if not")
     _common(chk)
@@ -47,11 +49,14 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", required=True)
+    parser.add_argument("--host", required=True, help="inventory hostname whose window applies")
     src = parser.add_mutually_exclusive_group()
-    src.add_argument("-i", "--inventory", default="inventories/colo", help="ansible inventory")
-    src.add_argument("--vars-file", type=Path, help="ansible-inventory --list JSON or YAML map")
-    src.add_argument("--window", help="the window itself as JSON (as the Ansible check passes it)")
+    src.add_argument("-i", "--inventory", default="inventories/colo", metavar="PATH",
+                     help="ansible inventory (%(default)s)")
+    src.add_argument("--vars-file", type=Path, metavar="FILE",
+                     help="ansible-inventory --list JSON or YAML map")
+    src.add_argument("--window", metavar="JSON",
+                     help="the window itself as JSON (as the Ansible check passes it)")
     parser.add_argument("--now", type=argtypes.aware_datetime,
                         help="ISO time with offset (tests)")
 
@@ -107,7 +112,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     else:
         nxt = f"{decision.next_start:%a %Y-%m-%d %H:%M %Z}" if decision.next_start else "never"
         verb = "FORCED despite" if forced else "refused"
-        print(f"{args.host}: {verb}: {decision.reason}; next window starts {nxt}")
+        stdout_console().print(f"{args.host}: {verb}: {decision.reason}; next window starts {nxt}",
+                               markup=False)
     if decision.admitted:
         return ADMITTED
     return FORCED if forced else REFUSED
