@@ -1,0 +1,1 @@
+"""`colostack loadtest`: OpenAI-compatible load against the gateway, with SLO verdicts."""
