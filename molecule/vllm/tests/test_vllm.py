@@ -67,12 +67,13 @@ def served_by(response: dict[str, Any]) -> str:
     return str(response.get("system_fingerprint", "")).removeprefix("standin-")
 
 
-def playbook(name: str, target: str, *extra: str, verbosity: int = 3) -> subprocess.CompletedProcess[str]:
+def playbook(name: str, target: str, *extra: str, verbosity: int = 3,
+             timeout: int = 300) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(REPO / "roles"), ANSIBLE_VERBOSITY=str(verbosity),
                ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / name),
            "-e", f"target={target}", *extra]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def backend_status(gw: Any) -> dict[str, str]:
@@ -296,7 +297,7 @@ def test_gateway_refuses_a_node_with_a_wrong_certificate(gw: Any, node_a: Any, n
     assert check_status(gw, "node-b").startswith("L6")  # refused at the TLS layer (handshake)
 
     # The next converge finds a certificate the CA did not sign, reissues it, and the gateway takes node-b back.
-    run = playbook("converge.yml", "vllm-node-b", "--limit", "vllm-node-b", verbosity=0)
+    run = playbook("converge.yml", "vllm-node-b", "--limit", "vllm-node-b", verbosity=0, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:]
     write_script(gw, "/tmp/node-b.crt", node_b.file("/etc/nginx/vllm-tls/proxy.crt").content_string)
     assert gw.run("openssl verify -CAfile /etc/haproxy/tls/node-ca.pem /tmp/node-b.crt").rc == 0
