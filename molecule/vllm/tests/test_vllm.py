@@ -24,6 +24,7 @@ NODE_VARS: dict[str, Any] = yaml.safe_load((SCENARIO / "vars" / "nodes.yml").rea
 KEY: str = NODE_VARS["vllm_api_key"]
 MODEL: str = NODE_VARS["vllm_served_model_name"]
 LOCAL = "https://127.0.0.1"  # the nginx proxy on a node, or HAProxy on the gateway
+PKI = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "pki"  # the node CA
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +67,27 @@ def served_by(response: dict[str, Any]) -> str:
     return str(response.get("system_fingerprint", "")).removeprefix("standin-")
 
 
-def playbook(name: str, target: str, *extra: str, verbosity: int = 3) -> subprocess.CompletedProcess[str]:
+def playbook(name: str, target: str, *extra: str, verbosity: int = 3,
+             timeout: int = 300) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(REPO / "roles"), ANSIBLE_VERBOSITY=str(verbosity),
                ANSIBLE_FORCE_COLOR="false", ANSIBLE_NOCOLOR="true")
     cmd = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(SCENARIO / name),
            "-e", f"target={target}", *extra]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def backend_status(gw: Any) -> dict[str, str]:
     csv = gw.check_output("curl -s 'http://127.0.0.1:8404/stats;csv'")
     rows = [line.split(",") for line in csv.splitlines() if line.startswith("vllm_nodes,")]
     return {row[1]: row[17] for row in rows}
+
+
+def check_status(gw: Any, server: str) -> str:
+    """The last health check's result of a server (HAProxy stats column check_status, e.g. L6RSP)."""
+    header, *lines = gw.check_output("curl -s 'http://127.0.0.1:8404/stats;csv'").splitlines()
+    column = header.lstrip("# ").split(",").index("check_status")
+    rows = [line.split(",") for line in lines if line.startswith(f"vllm_nodes,{server},")]
+    return str(rows[0][column])
 
 
 def in_flight(gw: Any) -> int:
@@ -149,11 +159,44 @@ def test_vllm_port_only_on_localhost(node_a: Any, node_b: Any) -> None:
     assert http(node_b, "https://vllm-node-a/health")[0] == 200  # the proxy is reachable
 
 
-def test_metrics_only_from_the_monitoring_cidr(gw: Any, node_a: Any) -> None:
-    code, body = http(node_a, f"{LOCAL}/metrics")
-    assert code == 200
-    assert "vllm:num_requests_running" in body
+def test_metrics_only_from_the_monitoring_cidr(gw: Any, node_a: Any, node_b: Any) -> None:
+    # vllm_metrics_allowed_cidrs: 127.0.0.1 and vllm-node-b (the stand-in monitoring host), not the gateway.
+    conf = node_a.file("/etc/nginx/conf.d/vllm.conf").content_string
+    assert f"allow {node_b_address(node_a)}/32;" in conf
+    for host, url in ((node_a, f"{LOCAL}/metrics"), (node_b, "https://vllm-node-a/metrics")):
+        code, body = http(host, url)
+        assert code == 200
+        assert "vllm:num_requests_running" in body
     assert http(gw, "https://vllm-node-a/metrics")[0] == 403
+
+
+def node_b_address(host: Any) -> str:
+    return str(host.check_output("getent ahostsv4 vllm-node-b").split()[0])
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/health", "/v1/../metrics", "/v1/%2e%2e/metrics", "/v1//models"])
+def test_gateway_forwards_only_the_api(path: str, gw: Any, node_b: Any) -> None:
+    # From the gateway itself and from a client elsewhere; curl --path-as-is keeps the dot segments.
+    for host, base in ((gw, LOCAL), (node_b, "https://vllm-gw")):
+        out = host.run("curl -sk --path-as-is -m 10 -o /dev/null -w '%%{http_code}' %s", f"{base}{path}")
+        assert out.stdout == "404", (host, path, out.stdout)
+    assert http(node_b, "https://vllm-gw/v1/models", key=KEY)[0] == 200
+
+
+def test_gateway_verifies_the_nodes_against_the_node_ca(gw: Any, node_a: Any) -> None:
+    cfg = gw.file("/etc/haproxy/haproxy.cfg").content_string
+    assert "verify none" not in cfg
+    for name in ("vllm-node-a", "vllm-node-b"):
+        assert f"{name}:443 weight 100 ssl verify required ca-file /etc/haproxy/tls/node-ca.pem verifyhost {name}" in cfg
+    ca = gw.file("/etc/haproxy/tls/node-ca.pem")
+    assert ca.content_string == (PKI / "node-ca.crt").read_text()
+    # The node's certificate chains to the CA and names the node; the CA's key stays on the controller.
+    pem = node_a.file("/etc/nginx/vllm-tls/proxy.crt").content_string
+    write_script(gw, "/tmp/node-a.crt", pem)
+    assert gw.run("openssl verify -CAfile /etc/haproxy/tls/node-ca.pem /tmp/node-a.crt").rc == 0
+    assert oct((PKI / "node-ca.key").stat().st_mode & 0o777) == "0o600"
+    for host in (gw, node_a):
+        assert host.run("grep -rl 'PRIVATE KEY' /etc --include=node-ca*").stdout == ""
 
 
 def test_gateway_stats_only_from_the_stats_cidr(gw: Any, node_a: Any) -> None:
@@ -240,6 +283,104 @@ def test_undrain_returns_the_node(gw: Any, node_a: Any) -> None:
     assert seen == {"vllm-node-a", "vllm-node-b"}
 
 
+def test_gateway_refuses_a_node_with_a_wrong_certificate(gw: Any, node_a: Any, node_b: Any) -> None:
+    wait_for(lambda: backend_status(gw).get("node-b") == "UP", 20, "node-b UP")
+    # node-b now presents a self-signed certificate with the right name: not signed by the node CA.
+    node_b.run_test(
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=vllm-node-b"
+        " -addext subjectAltName=DNS:vllm-node-b -keyout /etc/nginx/vllm-tls/proxy.key"
+        " -out /etc/nginx/vllm-tls/proxy.crt && systemctl reload nginx")
+    assert http(node_b, f"{LOCAL}/v1/models", key=KEY)[0] == 200  # the node itself still serves
+    wait_for(lambda: backend_status(gw).get("node-b") == "DOWN", 20, "node-b DOWN (certificate refused)")
+    served = [complete(gw, LOCAL) for _ in range(6)]
+    assert [(code, served_by(r)) for code, r in served] == [(200, "vllm-node-a")] * 6
+    assert check_status(gw, "node-b").startswith("L6")  # refused at the TLS layer (handshake)
+
+    # The next converge finds a certificate the CA did not sign, reissues it, and the gateway takes node-b back.
+    run = playbook("converge.yml", "vllm-node-b", "--limit", "vllm-node-b", verbosity=0, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:]
+    write_script(gw, "/tmp/node-b.crt", node_b.file("/etc/nginx/vllm-tls/proxy.crt").content_string)
+    assert gw.run("openssl verify -CAfile /etc/haproxy/tls/node-ca.pem /tmp/node-b.crt").rc == 0
+    wait_for(lambda: backend_status(gw).get("node-b") == "UP", 20, "node-b UP with a CA-signed certificate")
+    assert {served_by(complete(gw, LOCAL)[1]) for _ in range(6)} == {"vllm-node-a", "vllm-node-b"}
+
+
+def cert_run(tmp_path: Path, name: str, check: bool = False, **variables: Any) -> subprocess.CompletedProcess[str]:
+    values = {"tls_certificate_path": f"/etc/colostack-test-tls/{name}.crt",
+              "tls_certificate_key_path": f"/etc/colostack-test-tls/{name}.key"} | variables
+    extra = tmp_path / f"{name}.json"
+    extra.write_text(json.dumps(values))
+    return playbook("cert.yml", "vllm-node-b", "-e", f"@{extra}", *(["--check"] if check else []), verbosity=0)
+
+
+def serial_and_end(host: Any, name: str) -> tuple[str, str]:
+    out = host.check_output(f"openssl x509 -noout -serial -enddate -in /etc/colostack-test-tls/{name}.crt")
+    serial, end = out.splitlines()
+    return serial, end
+
+
+def changed(run: subprocess.CompletedProcess[str]) -> int:
+    assert run.returncode == 0, run.stdout[-3000:]
+    recap = [line for line in run.stdout.splitlines() if line.startswith("vllm-node-b ")][-1]
+    return int(recap.split("changed=")[1].split()[0])
+
+
+CA_VARS = {"tls_certificate_ca_cert_src": str(PKI / "node-ca.crt"), "tls_certificate_ca_key_src": str(PKI / "node-ca.key")}
+
+
+@pytest.mark.parametrize("mode", ["selfsigned", "ca"])
+def test_certificate_renewed_before_expiry_and_kept_otherwise(mode: str, node_b: Any, tmp_path: Path) -> None:
+    name = f"renew-{mode}"
+    ca = CA_VARS if mode == "ca" else {}
+    node_b.run_test(f"rm -f /etc/colostack-test-tls/{name}.*")
+    # A certificate that expires tomorrow (renew_days 0: this run keeps it).
+    assert changed(cert_run(tmp_path, name, tls_certificate_valid_days=1, tls_certificate_renew_days=0, **ca)) > 0
+    short = serial_and_end(node_b, name)
+    key = node_b.file(f"/etc/colostack-test-tls/{name}.key").md5sum
+    # The usual settings (90 days, renew within 7): the next run reissues it, with the same key.
+    usual = {"tls_certificate_valid_days": 90, "tls_certificate_renew_days": 7} | ca
+    run = cert_run(tmp_path, name, **usual)
+    assert changed(run) > 0
+    assert "within tls_certificate_renew_days (7): issuing a new one" in " ".join(run.stdout.split())
+    renewed = serial_and_end(node_b, name)
+    assert renewed[0] != short[0] and renewed[1] != short[1]
+    assert node_b.file(f"/etc/colostack-test-tls/{name}.key").md5sum == key
+    # A fresh certificate: the next run changes nothing.
+    assert changed(cert_run(tmp_path, name, **usual)) == 0
+    assert serial_and_end(node_b, name) == renewed
+    if mode == "ca":
+        write_script(node_b, "/tmp/node-ca.crt", (PKI / "node-ca.crt").read_text())
+        assert node_b.run(f"openssl verify -CAfile /tmp/node-ca.crt /etc/colostack-test-tls/{name}.crt").rc == 0
+
+
+@pytest.mark.parametrize("mode", ["selfsigned", "ca"])
+def test_check_mode_on_a_host_without_a_certificate(mode: str, node_b: Any, tmp_path: Path) -> None:
+    name = f"check-{mode}"
+    node_b.run_test(f"rm -f /etc/colostack-test-tls/{name}.*")
+    run = cert_run(tmp_path, name, check=True, **(CA_VARS if mode == "ca" else {}))
+    assert changed(run) > 0  # the key (and so the certificate) would be made
+    assert "failed=0" in run.stdout
+    assert not node_b.file(f"/etc/colostack-test-tls/{name}.key").exists
+    assert not node_b.file(f"/etc/colostack-test-tls/{name}.crt").exists
+
+
+def test_unverified_servers_need_the_opt_out_and_warn(tmp_path: Path) -> None:
+    backends = [{"name": "node-a", "address": "vllm-node-a", "verify": "none"}]
+    extra = tmp_path / "gw.json"
+    extra.write_text(json.dumps({"inference_gateway_backends": backends}))
+    refused = playbook("apply_gateway.yml", "vllm-gw", "-e", f"@{extra}", "--check", verbosity=0)
+    out = " ".join(refused.stdout.split())
+    assert refused.returncode == 2
+    assert "inference_gateway_backends node-a set verify: none" in out
+    assert "changed=0" in out
+    extra.write_text(json.dumps({"inference_gateway_backends": backends, "inference_gateway_allow_unverified_backends": True}))
+    allowed = playbook("apply_gateway.yml", "vllm-gw", "-e", f"@{extra}", "--check", "--diff", verbosity=0)
+    out = " ".join(allowed.stdout.split())
+    assert allowed.returncode == 0, allowed.stdout[-3000:]
+    assert "WARNING: inference_gateway_allow_unverified_backends is set and node-a use verify: none" in out
+    assert "verify none" in allowed.stdout  # the diff of haproxy.cfg that check mode did not write
+
+
 @pytest.mark.parametrize(
     ("overrides", "drop", "message"),
     [
@@ -247,8 +388,13 @@ def test_undrain_returns_the_node(gw: Any, node_a: Any) -> None:
         ({"vllm_gpu_count": 8, "vllm_tensor_parallel_size": 3}, None,
          "vllm_tensor_parallel_size=3 must divide the host's GPU count (8"),
         ({}, "vllm_model", "missing required arguments: vllm_model"),
+        ({"vllm_metrics_allowed_cidrs": ["10.0.0.0/8", "0.0.0.0/0"]}, None,
+         "never the any-address; refused: 0.0.0.0/0"),
+        ({"vllm_metrics_allowed_cidrs": ["0:0::0/0"]}, None, "refused: 0:0::0/0"),
+        ({"vllm_metrics_allowed_cidrs": ["10.20.0.41/24"]}, None, "refused: 10.20.0.41/24"),
     ],
-    ids=["gpu-memory-utilization-1.5", "tensor-parallel-3-on-8-gpus", "missing-model"],
+    ids=["gpu-memory-utilization-1.5", "tensor-parallel-3-on-8-gpus", "missing-model", "metrics-any-ipv4",
+         "metrics-any-ipv6-spelling", "metrics-host-bits"],
 )
 def test_bad_input_fails_before_any_change(overrides: dict[str, Any], drop: str | None, message: str,
                                            tmp_path: Path) -> None:
