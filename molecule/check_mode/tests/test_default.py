@@ -35,7 +35,8 @@ def test_check_on_the_fresh_host_fails_nothing_and_shows_the_diff(host):
     assert counts["changed"] > 0
     # The diff shows what would change (HAProxy's configuration), and never redis.conf, which holds
     # the password (no_log).
-    assert "+++ after: /etc/haproxy/haproxy.cfg" in run["stdout"]
+    assert re.search(r"^\+\+\+ after: \S*haproxy\.cfg\.j2$", run["stdout"], re.MULTILINE)
+    assert re.search(r"^\+\s+server cm-node 127\.0\.0\.1:8443 ", run["stdout"], re.MULTILINE)
     assert "/etc/redis/redis.conf" not in run["stdout"]
     assert "check-mode-test-only" not in run["stdout"] + run["stderr"]
 
