@@ -33,6 +33,17 @@ ENV = dict(
 )
 
 
+def export(ref: str) -> Path:
+    """The project as committed at `ref` (git archive), for a before/after comparison in one run."""
+    commit = sh(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"]).stdout.strip()
+    dest = REPO / ".cache" / "bench-ref" / commit
+    if not (dest / "site.yml").exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
 def sh(cmd: list[str], *, check: bool = True, timeout: int = 1800,
        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(cmd, cwd=REPO, env=ENV | (env or {}), capture_output=True, text=True, timeout=timeout, check=False)
@@ -130,8 +141,9 @@ class TestHost:
             raise RuntimeError(f"{self.name} has no IP address")
         return out
 
-    def provision(self, extra_vars: dict[str, object], transport: str = "ssh", strategy: str = "linear") -> Run:
-        """Run site.yml's databases play against this host."""
+    def provision(self, extra_vars: dict[str, object], transport: str = "ssh", strategy: str = "linear",
+                  project: Path = REPO) -> Run:
+        """Run site.yml's databases play against this host (from `project`: the checkout, or an exported commit)."""
         with tempfile.TemporaryDirectory() as tmp:
             inventory = Path(tmp) / "hosts.yml"
             inventory.write_text(json.dumps({"all": {
@@ -139,8 +151,8 @@ class TestHost:
                 "vars": connection_vars(transport),
             }}))
             cpu, start = children_cpu(), time.monotonic()
-            out = sh(["ansible-playbook", "-i", str(inventory), str(REPO / "site.yml"), "-e", json.dumps(extra_vars)],
-                     env=strategy_env(strategy))
+            out = sh(["ansible-playbook", "-i", str(inventory), str(project / "site.yml"), "-e", json.dumps(extra_vars)],
+                     env=strategy_env(strategy) | {"ANSIBLE_CONFIG": str(project / "ansible.cfg")})
             return Run(time.monotonic() - start, children_cpu() - cpu, recap_tasks(out.stdout, self.name))
 
     def close(self) -> None:

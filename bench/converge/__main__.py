@@ -1,6 +1,8 @@
 """Converge benchmark: site.yml on a fresh host against a plain apt-get install of the same packages.
 
 Usage (repository root): .venv/bin/python -m bench.converge [--runs ssh/linear,ssh/free,...]
+A run `transport/strategy@REF` converges the project as committed at REF (git archive), so a change
+is measured against its parent side by side: --runs ssh/linear@main,ssh/linear.
 
 Identical fresh Debian 13 test hosts in one run: on one, a plain `apt-get update && apt-get install`
 of the role's package set gives the floor; on another, site.yml's databases play provisions the
@@ -14,10 +16,11 @@ Targets (issue 16): converge <= 1.25x the floor, re-run <= 0.15x converge.
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import time
 
-from bench.testhost import Run, TestHost
+from bench.testhost import REPO, Run, TestHost, export
 
 # The role's package set on Debian 13 (roles/postgresql/vars/main.yml, __postgresql_packages).
 RUNS = ("ssh/linear", "ssh/free", "ssh/mitogen_linear", "podman/linear")
@@ -29,7 +32,8 @@ def main() -> int:
     ap.add_argument("--runs", default=",".join(RUNS), help="transport/strategy pairs, the first is the baseline")
     args = ap.parse_args()
     floor_host = TestHost("bench-converge-apt")
-    hosts = {r: TestHost(f"bench-converge-{r.replace('/', '-').replace('_', '-')}") for r in args.runs.split(",")}
+    hosts = {r: TestHost("bench-converge-" + re.sub(r"[^a-z0-9]+", "-", r.lower()).strip("-"))
+             for r in args.runs.split(",")}
     runs: dict[str, tuple[Run, Run]] = {}
     extra: dict[str, object] = {
         "postgresql_app_password": secrets.token_urlsafe(18),
@@ -42,8 +46,10 @@ def main() -> int:
                         f"apt-get install -y -qq --no-install-recommends {PACKAGES} >/dev/null")
         floor = time.monotonic() - t0
         for r, h in hosts.items():
-            transport, strategy = r.split("/")
-            runs[r] = (h.provision(extra, transport, strategy), h.provision(extra, transport, strategy))
+            spec, _, ref = r.partition("@")
+            transport, strategy = spec.split("/")
+            project = export(ref) if ref else REPO
+            runs[r] = (h.provision(extra, transport, strategy, project), h.provision(extra, transport, strategy, project))
     finally:
         for h in [floor_host, *hosts.values()]:
             h.close()

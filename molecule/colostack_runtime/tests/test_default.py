@@ -35,3 +35,12 @@ def test_wheelhouse_matches_the_host_python(host):
     yaml_wheels = [w for w in wheels if w.lower().startswith("pyyaml-")]
     assert yaml_wheels and all(f"cp3{minor}" in w for w in yaml_wheels), wheels
     assert host.file(f"/opt/colostack/venv/lib/python3.{minor}").is_directory
+
+
+def test_the_manifest_names_exactly_the_shipped_wheels(host):
+    # The next converge ships the wheelhouse only when this manifest differs from the controller's.
+    manifest = host.file("/opt/colostack/wheelhouse.sha1")
+    assert (manifest.user, manifest.mode) == ("root", 0o644)
+    names = sorted(line.split("  ", 1)[1] for line in manifest.content_string.splitlines())
+    assert names == sorted(host.check_output("ls /opt/colostack/wheelhouse").split())
+    assert host.run("cd /opt/colostack/wheelhouse && sha1sum --check --quiet ../wheelhouse.sha1").rc == 0
