@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "tco.command",
     "powercap",
     "validate.cli",
+    "recall.command",
 )
 
 
