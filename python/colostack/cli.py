@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "powercap",
     "validate.cli",
     "loadtest.command",
+    "recall.command",
 )
 
 

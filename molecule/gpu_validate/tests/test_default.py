@@ -86,3 +86,56 @@ def test_periodic_run_refreshes_the_textfile_and_fails_the_unit_when_unhealthy(h
     if not healthy:
         journal = host.run("journalctl -u colostack-validate.service --no-pager -o cat")
         assert "FAIL: GPU 3 pcie_link: under load Gen4 x16" in journal.stdout
+
+
+FLAG = "/etc/nginx/vllm-drained"  # the vllm role's drain flag, which the quarantine reuses
+REPLAY = "/var/lib/colostack/validate/replay.json"
+
+
+def _timer_run(host, recording: str):
+    host.check_output(f"cp /root/recordings/{recording}.json {REPLAY}")
+    host.run("systemctl start colostack-validate.service")
+    return host.check_output("systemctl show -p InvocationID --value colostack-validate.service")
+
+
+def _journal(host, invocation: str) -> str:
+    return host.check_output(f"journalctl _SYSTEMD_INVOCATION_ID={invocation} -o cat --no-pager")
+
+
+def _quarantined_gauge(host) -> str:
+    return next(line for line in host.file(PROM).content_string.splitlines()
+                if line.startswith("colostack_gpu_quarantined "))
+
+
+def test_timer_unit_quarantines_through_the_vllm_drain_flag(host):
+    unit = host.run("systemctl cat colostack-validate.service").stdout
+    release = "2" if host.backend.get_hostname() == "gpuval-healthy" else "0"
+    assert f"--quarantine-flag {FLAG} --quarantine-release-after {release}" in unit
+    assert "ReadWritePaths=-/etc/nginx" in unit
+
+
+def test_fatal_fault_drains_and_release_follows_the_operator_setting(host):
+    original = host.check_output(f"sha256sum {REPLAY}").split()[0]
+    host.check_output(f"cp {REPLAY} /root/recordings/original.json && rm -f {FLAG}")
+    try:
+        healthy_host = host.backend.get_hostname() == "gpuval-healthy"
+        fault = "xid79-in-window" if healthy_host else "row-remap-pending"
+        journal = _journal(host, _timer_run(host, fault))
+        assert "QUARANTINE: node drained: GPU " in journal
+        assert ("GPU 5 xid: XID 79" if healthy_host else "GPU 4 row_remap") in journal
+        assert json.loads(host.file(FLAG).content_string)["by"] == "colostack validate quarantine"
+        assert _quarantined_gauge(host) == "colostack_gpu_quarantined 1.0"
+        assert "1 consecutive healthy runs" in _journal(host, _timer_run(host, "healthy"))
+        assert host.file(FLAG).exists
+        last = _journal(host, _timer_run(host, "healthy"))
+        if healthy_host:
+            assert "QUARANTINE released after 2 consecutive healthy runs" in last
+            assert not host.file(FLAG).exists
+            assert _quarantined_gauge(host) == "colostack_gpu_quarantined 0.0"
+        else:
+            assert "automatic release off" in last
+            assert host.file(FLAG).exists
+            assert _quarantined_gauge(host) == "colostack_gpu_quarantined 1.0"
+    finally:
+        host.check_output(f"cp /root/recordings/original.json {REPLAY} && rm -f {FLAG}")
+    assert host.check_output(f"sha256sum {REPLAY}").split()[0] == original

@@ -101,3 +101,14 @@ def test_report_never_has_two_hosts_drained(events):
 def test_report_records_final_states(events):
     last = {e["host"]: e["state"] for e in events}
     assert last == {"rolling-update-h1": "done", "rolling-update-h2": "rolled_back"}
+
+
+def test_post_update_validation_ran_the_dcgm_diagnostics_only_after_the_change():
+    """rolling_update_dcgm_diag_level 2 adds `--dcgm-diag 2` (STAND-IN dcgmi) after the change."""
+    h = host(1)
+    checks = {name: [r for r in json.loads(h.file(f"/var/lib/colostack/{name}.json").content_string)
+                     ["results"] if r["check"].startswith("dcgm_")]
+              for name in ("baseline", "after")}
+    assert checks["baseline"] == []
+    assert len(checks["after"]) == 25 and {r["status"] for r in checks["after"]} == {"pass"}
+    assert "DCGM level 2 GPU Memory: Pass" in {r["reason"] for r in checks["after"]}

@@ -16,7 +16,7 @@ from colostack import argtypes
 from colostack.errors import UserError
 from colostack.nvml.session import NvmlError, Session
 from colostack.terminal import stderr_progress, stdout_console
-from colostack.validate import baseline, output, power_cap
+from colostack.validate import baseline, dcgm, output, power_cap, quarantine
 from colostack.validate.model import ExitCode
 from colostack.validate.nvml_source import NvmlReadings
 from colostack.validate.readings import ReadingError, Readings, Recorder, ReplayReadings
@@ -60,6 +60,15 @@ def register(subparsers: Any) -> None:
                    help="only XIDs this recent count")
     p.add_argument("--timeout", metavar="SECONDS", type=argtypes.positive, default=5.0,
                    help="limit for each NVML call")
+    p.add_argument("--quarantine-flag", type=Path, metavar="FILE",
+                   help="opt-in quarantine: on a fatal XID or pending recovery action, drain the "
+                        "node by writing this drain flag (the vLLM proxy's); off when absent")
+    p.add_argument("--quarantine-release-after", type=argtypes.non_negative_int, default=0,
+                   metavar="RUNS", help="remove the quarantine's flag after this many consecutive "
+                   "healthy runs; 0 never (an operator removes it)")
+    p.add_argument("--dcgm-diag", type=argtypes.number(int, ge=1, le=4), metavar="LEVEL",
+                   help="also run `dcgmi diag -r LEVEL -j` (1-4) on this host, even with "
+                        "--replay, and add its tests as checks")
     view = p.add_mutually_exclusive_group()
     view.add_argument("-v", "--verbose", action="store_true",
                       help="print every check of every GPU (default: one line per GPU)")
@@ -136,6 +145,14 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
     report = validate(recorder or readings, _settings(args, caps), source, synthetic)
     bar.stop()
     report.notes += notes
+    if args.dcgm_diag:
+        try:
+            diag, skipped = dcgm.run_diag(args.dcgm_diag)
+            report.results += diag
+            report.notes += skipped
+        except dcgm.DcgmError as exc:
+            print(f"could not validate: {exc}", file=sys.stderr)
+            return int(ExitCode.COULD_NOT_VALIDATE)
     if baseline_report is not None:
         report.results += baseline.compare(report.results, baseline_report)
     if recorder is not None:
@@ -143,6 +160,13 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> int:
             synthetic=False, note="recorded on hardware by colostack validate --record",
             recorded_at=report.started), indent=1) + "\n")
         report.notes.append(f"recording written to {args.record}")
+    if args.quarantine_flag:
+        outcome = quarantine.apply(
+            quarantine.Policy(args.quarantine_flag, args.quarantine_release_after),
+            report.results, report.exit_code is ExitCode.HEALTHY, report.started)
+        report.quarantined = outcome.quarantined
+        if outcome.message:  # the journal, whatever the view
+            print(outcome.message, file=sys.stderr)
     _write(args, report, console)
     return int(report.exit_code)
 

@@ -139,6 +139,10 @@ def write_prom(report: Report, path: Path) -> None:
           registry=registry).set(report.duration_s)
     Gauge("colostack_gpu_validate_synthetic", "1 when the source was a synthetic recording",
           registry=registry).set(1 if report.synthetic else 0)
+    if report.quarantined is not None:
+        Gauge("colostack_gpu_quarantined", "1 while this node is drained by the validator's "
+              "quarantine (fatal XID or pending recovery action)", registry=registry).set(
+                  1 if report.quarantined else 0)
     Gauge("colostack_gpu_validate_last_run_timestamp_seconds", "When the validation ran",
           registry=registry).set_to_current_time()
     write_to_textfile(str(path), registry)

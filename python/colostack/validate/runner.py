@@ -40,6 +40,7 @@ class Report:
     results: list[CheckResult]
     gpus: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    quarantined: bool | None = None  # None: quarantine not enabled for this run
 
     @property
     def exit_code(self) -> ExitCode:
@@ -61,6 +62,7 @@ class Report:
             "exit_code": int(self.exit_code),
             "gpus": self.gpus,
             "notes": self.notes,
+            "quarantined": self.quarantined,
             "results": [r.to_json() for r in self.results],
         }
 
