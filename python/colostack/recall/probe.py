@@ -149,8 +149,10 @@ def _ids(conn: Connection[Any], config: ProbeConfig, index: IndexInfo, row_id: s
          exact: bool) -> list[str]:
     with conn.transaction():
         _local_settings(conn, config, exact=exact)
+        # Never prepared: the index and exact queries share one text, and a cached plan would
+        # outlive the SET LOCAL that chose it (psycopg prepares from the fifth execution).
         return [str(r[0]) for r in conn.execute(_top_k_query(config, index.operator),
-                                                (row_id,)).fetchall()]
+                                                (row_id,), prepare=False).fetchall()]
 
 
 def name_in_plan(plan: Any, index_name: str) -> bool:
@@ -169,7 +171,7 @@ def _index_used(conn: Connection[Any], config: ProbeConfig, index: IndexInfo,
     with conn.transaction():
         _local_settings(conn, config, exact=False)
         plan = conn.execute(sql.SQL("EXPLAIN (FORMAT JSON) ") + _top_k_query(
-            config, index.operator), (row_id,)).fetchone()
+            config, index.operator), (row_id,), prepare=False).fetchone()
     return plan is not None and name_in_plan(plan[0], index.name)
 
 
