@@ -211,7 +211,7 @@ def test_pg_hba_and_pgbouncer_hba_allow_only_loopback_and_the_client(host: Any) 
 
 @pytest.mark.parametrize(("port", "message"), [
     (5432, r'no pg_hba.conf entry for host "([0-9.]+)"'),
-    (6432, r"pgbouncer|login rejected|no such user|not allowed"),
+    (6432, r"no authentication method is found"),  # pgbouncer: no HBA line for the source
 ])
 def test_an_off_list_source_is_refused_by_postgresql_and_pgbouncer(host: Any, port: int, message: str) -> None:
     """Same network, right password, TLS: the host is not on the allowlist, so no connection."""
