@@ -52,6 +52,15 @@ def sh(cmd: list[str], *, check: bool = True, timeout: int = 1800,
     return proc
 
 
+def network_cidr() -> str:
+    """The bench network's IPv4 subnet: the hosts and the controller (its gateway) are in it."""
+    out = sh(["podman", "network", "inspect", "-f", "{{range .Subnets}}{{.Subnet}} {{end}}", NETWORK]).stdout.split()
+    subnets = [s for s in out if ":" not in s]
+    if not subnets:
+        raise RuntimeError(f"podman network {NETWORK} has no IPv4 subnet")
+    return subnets[0]
+
+
 def ssh_setup() -> None:
     """The bench key and an SSH config that includes one block (and one known_hosts) per host."""
     (SSH_DIR / "hosts").mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ import re
 import secrets
 import time
 
-from bench.testhost import REPO, Run, TestHost, export
+from bench.testhost import REPO, Run, TestHost, export, network_cidr
 
 # The role's package set on Debian 13 (roles/postgresql/vars/main.yml, __postgresql_packages).
 RUNS = ("ssh/linear", "ssh/free", "ssh/mitogen_linear", "podman/linear")
@@ -37,10 +37,11 @@ def main() -> int:
     runs: dict[str, tuple[Run, Run]] = {}
     extra: dict[str, object] = {
         "postgresql_app_password": secrets.token_urlsafe(18),
-        "postgresql_listen_addresses": ["*"], "postgresql_hba_allowed_cidrs": ["0.0.0.0/0"]}
+        "postgresql_listen_addresses": ["*"]}
     try:
         for h in [floor_host, *hosts.values()]:
             h.start()
+        extra["postgresql_hba_allowed_cidrs"] = [network_cidr()]  # the bench network, once it exists
         t0 = time.monotonic()
         floor_host.exec("apt-get update -qq && DEBIAN_FRONTEND=noninteractive "
                         f"apt-get install -y -qq --no-install-recommends {PACKAGES} >/dev/null")

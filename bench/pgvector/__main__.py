@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 
-from bench.testhost import TestHost
+from bench.testhost import TestHost, network_cidr
 
 TABLE = "document_embeddings"
 INDEX = "document_embeddings_embedding_idx"
@@ -173,7 +173,8 @@ def main() -> int:
     try:
         run = host.provision({
             "postgresql_app_password": password, "postgresql_listen_addresses": ["*"],
-            "postgresql_hba_allowed_cidrs": ["0.0.0.0/0"], "postgresql_embedding_dimension": args.dim,
+            # The bench network: the controller reaches the host from its gateway address.
+            "postgresql_hba_allowed_cidrs": [network_cidr()], "postgresql_embedding_dimension": args.dim,
         })
         print(f"provisioned {host.name} in {run.seconds:.0f}s")
         dsn = f"host={host.ip()} port=5432 dbname=colostack user=colostack_app password={password} sslmode=require"

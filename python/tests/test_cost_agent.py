@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import redis
 import yaml
-from redisproc import redis_server
+from redisproc import TlsRedis, redis_server, redis_tls_server, self_signed
 
+from colostack import redisconn
 from colostack.cost.agent import AgentConfig, State, apportion, map_pids, run_once
 from colostack.cost.gpus import GpuProc, GpuReading
 from colostack.cost.procmap import (
@@ -26,6 +27,7 @@ from colostack.cost.procmap import (
     read_owner,
 )
 from colostack.cost.storage import path_bytes, postgres_gb
+from colostack.errors import UserError
 
 V2 = "0::/system.slice/vllm-chat.service\n"
 V1 = ("12:pids:/system.slice/embedder.service\n"
@@ -176,3 +178,45 @@ def test_run_once_maps_this_real_process_and_writes_counters_to_redis(redis_url:
     assert float(idle["gpu_seconds"]) == pytest.approx(60.0)
     assert 0 < client.ttl("colostack:usage:chat-api:2026-11-05") <= 2 * 86400
     assert json.loads((tmp_path / "state.json").read_text())["replay_frame"] == 2
+
+
+@pytest.fixture(scope="module")
+def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsRedis]:
+    with redis_tls_server(tmp_path_factory.mktemp("redis-tls")) as server:
+        yield server
+
+
+def test_run_once_writes_to_a_tls_only_redis_checked_against_the_ca_file(tls_redis: TlsRedis,
+                                                                        tmp_path: Path) -> None:
+    cfg = tmp_path / "agent.yml"
+    cfg.write_text(yaml.safe_dump({
+        "redis_url": tls_redis.url, "redis_password": tls_redis.password,
+        "redis_ca_file": str(tls_redis.ca_file),
+        "labels": {}, "collect_gpus": False, "state_file": str(tmp_path / "state.json"),
+        "paths": {str(tmp_path): "chat-api"}}))
+    config = AgentConfig.load(cfg)
+    assert config.redis_ca_file == str(tls_redis.ca_file)
+    now = datetime(2026, 11, 6, 12, 0, tzinfo=UTC).timestamp()
+    run_once(config, now)
+    run_once(config, now + 60)
+    client = redis.Redis.from_url(tls_redis.url, password=tls_redis.password,
+                                  ssl_ca_certs=str(tls_redis.ca_file), decode_responses=True)
+    assert float(client.hgetall("colostack:usage:chat-api:2026-11-06")["storage_gb_days"]) > 0
+
+
+def test_a_plaintext_client_is_refused_by_the_tls_only_redis(tls_redis: TlsRedis) -> None:
+    plain = tls_redis.url.replace("rediss://", "redis://")
+    with pytest.raises(UserError, match=r"is unreachable"):
+        redisconn.connect(plain, tls_redis.password, timeout_s=3)
+
+
+def test_a_server_certificate_from_another_ca_is_refused(tls_redis: TlsRedis,
+                                                         tmp_path: Path) -> None:
+    other_ca, _ = self_signed(tmp_path, "other")
+    with pytest.raises(UserError, match=r"certificate verify failed"):
+        redisconn.connect(tls_redis.url, tls_redis.password, timeout_s=3, ca_file=str(other_ca))
+
+
+def test_a_ca_file_with_a_plaintext_url_is_a_user_error(tls_redis: TlsRedis) -> None:
+    with pytest.raises(UserError, match=r"needs a rediss:// \(TLS\) URL"):
+        redisconn.connect("redis://127.0.0.1:1/0", None, ca_file=str(tls_redis.ca_file))

@@ -19,7 +19,8 @@ UNIT = "colostack-cost-agent"
 READ = """
 import json, yaml, redis, datetime
 cfg = yaml.safe_load(open('/etc/colostack/cost-agent.yml'))
-r = redis.Redis.from_url(cfg['redis_url'], password=cfg['redis_password'], decode_responses=True)
+r = redis.Redis.from_url(cfg['redis_url'], password=cfg['redis_password'], ssl_ca_certs=cfg['redis_ca_file'],
+                        decode_responses=True)
 day = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d')
 print(json.dumps({k.split(':')[2]: {**r.hgetall(k), 'ttl': r.ttl(k)}
                   for k in r.scan_iter('colostack:usage:*:' + day)}))
@@ -27,7 +28,7 @@ print(json.dumps({k.split(':')[2]: {**r.hgetall(k), 'ttl': r.ttl(k)}
 CLEAR = """
 import yaml, redis
 cfg = yaml.safe_load(open('/etc/colostack/cost-agent.yml'))
-r = redis.Redis.from_url(cfg['redis_url'], password=cfg['redis_password'])
+r = redis.Redis.from_url(cfg['redis_url'], password=cfg['redis_password'], ssl_ca_certs=cfg['redis_ca_file'])
 for k in r.scan_iter('colostack:usage:*'):
     r.delete(k)
 """
@@ -96,3 +97,12 @@ def test_storage_comes_from_postgres_and_paths(host: Any,
 def test_keys_expire(usage: dict[str, dict[str, float]]) -> None:
     for fields in usage.values():
         assert 399 * 86400 < fields["ttl"] <= 400 * 86400
+
+
+def test_agent_reaches_redis_over_tls_checked_against_its_ca_file(host: Any) -> None:
+    cfg = host.file("/etc/colostack/cost-agent.yml").content_string
+    assert "redis_url: rediss://cost-ops:6379/0" in cfg
+    assert "redis_ca_file: /etc/colostack/cost-agent-redis-ca.pem" in cfg
+    ca = host.file("/etc/colostack/cost-agent-redis-ca.pem")
+    assert ca.mode == 0o644 and ca.content_string.startswith("-----BEGIN CERTIFICATE-----")
+

@@ -1,7 +1,8 @@
-"""The postgresql role on a Debian 13 host, exercised from a second host on the same network.
+"""The postgresql role on a Debian 13 host, exercised from two other hosts on the same network.
 
 Remote checks run psql inside the client container (postgresql-client), so every connection
-crosses the Podman network and meets the server's hostssl / pgbouncer TLS rules.
+crosses the Podman network and meets the server's hostssl / pgbouncer TLS rules. The allowlist
+names only the client's address; postgresql-offlist, a third host on the same network, is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ REPO = SCENARIO.parent.parent
 VARS: dict[str, Any] = yaml.safe_load((SCENARIO / "vars" / "scenario.yml").read_text())
 DB_HOST = "postgresql-d13"
 CLIENT = "postgresql-client"
+OFFLIST = "postgresql-offlist"
 # The scenario's SSH config (molecule/shared/create.yml): psql runs on the client host over SSH.
 SSH_CONFIG = os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ssh", "config")
 PASSWORD = VARS["postgresql_app_password"]
@@ -36,6 +38,7 @@ CONFIG_FILES = (
     "/etc/postgresql/17/main/conf.d/20-colostack.conf",
     "/etc/postgresql/17/main/pg_hba.conf",
     "/etc/pgbouncer/pgbouncer.ini",
+    "/etc/pgbouncer/pgbouncer_hba.conf",
     "/etc/pgbouncer/userlist.txt",
 )
 
@@ -47,10 +50,11 @@ def remote_psql(
     sslmode: str = "require",
     password: str = PASSWORD,
     user: str = "colostack_app",
+    client: str = CLIENT,
 ) -> subprocess.CompletedProcess[str]:
-    """Run SQL with psql on the client host against the database host."""
+    """Run SQL with psql on a client host (by default the allowed one) against the database host."""
     conninfo = f"host={DB_HOST} port={port} dbname=colostack user={user} sslmode={sslmode} connect_timeout=10"
-    cmd = ["ssh", "-F", SSH_CONFIG, CLIENT, "env", f"PGPASSWORD={password}",
+    cmd = ["ssh", "-F", SSH_CONFIG, client, "env", f"PGPASSWORD={password}",
            "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", shlex.quote(conninfo)]
     return subprocess.run(cmd, input=sql, capture_output=True, text=True, timeout=300, check=False)
 
@@ -121,8 +125,9 @@ def host_snapshot(host: Any) -> str:
 def run_role(tmp_path: Path, extra_vars: dict[str, Any], drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """Run the role against the live test host with the scenario's vars plus overrides."""
     playbook = tmp_path / "play.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Apply the postgresql role", "hosts": "databases",
-                                         "roles": ["postgresql"]}]))
+    playbook.write_text(yaml.safe_dump([
+        {"name": "Read the client host's address", "hosts": "clients", "gather_facts": True, "tasks": []},
+        {"name": "Apply the postgresql role", "hosts": "databases", "roles": ["postgresql"]}]))
     values = {k: v for k, v in {**VARS, **extra_vars}.items() if k not in drop}
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(REPO / "roles"), ANSIBLE_FORCE_COLOR="false",
                ANSIBLE_CACHE_PLUGIN="memory", NO_COLOR="1")
@@ -186,6 +191,40 @@ def test_remote_connection_without_tls_is_refused(port: int) -> None:
     assert re.search(r"no encryption|rejects connection|SSL required", proc.stderr), proc.stderr
 
 
+def client_address(host: Any, name: str) -> str:
+    return str(host.run("getent ahostsv4 %s", name).stdout.split()[0])
+
+
+def hostssl_sources(host: Any, path: str) -> list[str]:
+    lines = str(host.file(path).content_string).splitlines()
+    return [line.split()[3] for line in lines if line.startswith("hostssl")]
+
+
+def test_pg_hba_and_pgbouncer_hba_allow_only_loopback_and_the_client(host: Any) -> None:
+    expected = ["127.0.0.1/32", "::1/128", f"{client_address(host, CLIENT)}/32"]
+    assert hostssl_sources(host, "/etc/postgresql/17/main/pg_hba.conf") == expected
+    assert hostssl_sources(host, "/etc/pgbouncer/pgbouncer_hba.conf") == expected
+    ini = host.file("/etc/pgbouncer/pgbouncer.ini").content_string
+    assert re.search(r"^auth_type = hba$", ini, re.MULTILINE), ini
+    assert re.search(r"^auth_hba_file = /etc/pgbouncer/pgbouncer_hba.conf$", ini, re.MULTILINE), ini
+
+
+@pytest.mark.parametrize(("port", "message"), [
+    (5432, r'no pg_hba.conf entry for host "([0-9.]+)"'),
+    (6432, r"no authentication method is found"),  # pgbouncer: no HBA line for the source
+])
+def test_an_off_list_source_is_refused_by_postgresql_and_pgbouncer(host: Any, port: int, message: str) -> None:
+    """Same network, right password, TLS: the host is not on the allowlist, so no connection."""
+    allowed = remote_psql("SELECT 1;", port=port)
+    assert allowed.returncode == 0, allowed.stderr
+    proc = remote_psql("SELECT 1;", port=port, client=OFFLIST)
+    assert proc.returncode != 0, proc.stdout
+    found = re.search(message, proc.stderr)
+    assert found, proc.stderr
+    if port == 5432:
+        assert found.group(1) == client_address(host, OFFLIST)
+
+
 def test_superuser_cannot_log_in_remotely() -> None:
     proc = remote_psql("SELECT 1;", port=5432, user="postgres", password="anything")
     assert proc.returncode != 0
@@ -217,12 +256,15 @@ BAD_VARIABLES = [
     ({"postgresql_index_method": "annoy"}, (), "postgresql_index_method"),
     ({"postgresql_ivfflat_lists": -5}, (), "postgresql_ivfflat_lists"),
     ({"postgresql_hba_allowed_cidrs": ["10.0.0.0/33"]}, (), "postgresql_hba_allowed_cidrs"),
+    ({"postgresql_hba_allowed_cidrs": ["10.89.0.0/24", "0.0.0.0/0"]}, (), "postgresql_hba_allowed_cidrs"),
+    ({"postgresql_hba_allowed_cidrs": ["::0/0"]}, (), "postgresql_hba_allowed_cidrs"),
     ({}, ("postgresql_app_password",), "postgresql_app_password"),
 ]
 
 
 @pytest.mark.parametrize(("extra", "drop", "name"), BAD_VARIABLES, ids=[
-    "dimension-0", "dimension-20000", "unknown-index-method", "negative-lists", "malformed-cidr", "missing-password"])
+    "dimension-0", "dimension-20000", "unknown-index-method", "negative-lists", "malformed-cidr", "any-address-ipv4",
+    "any-address-ipv6", "missing-password"])
 def test_bad_variable_fails_validation_before_any_change(
     host: Any, tmp_path: Path, extra: dict[str, Any], drop: tuple[str, ...], name: str
 ) -> None:

@@ -36,6 +36,8 @@ class AgentConfig:
     redis_url: str
     labels: LabelMap
     redis_password: str | None = None
+    # The CA (or self-signed certificate) a rediss:// server's certificate is checked against.
+    redis_ca_file: str | None = None
     expire_days: int = 400
     max_gap_s: float = 300.0
     state_file: Path = Path("/var/lib/colostack-cost-agent/state.json")
@@ -79,6 +81,7 @@ class AgentConfig:
         return cls(
             redis_url=str(raw["redis_url"]), labels=labels,
             redis_password=raw.get("redis_password"),
+            redis_ca_file=str(raw["redis_ca_file"]) if raw.get("redis_ca_file") else None,
             expire_days=int(raw.get("expire_days", 400)),
             max_gap_s=float(raw.get("max_gap_s", 300)),
             state_file=Path(raw.get("state_file", cls.state_file)),
@@ -196,7 +199,7 @@ def run_once(cfg: AgentConfig, now: float) -> dict[str, Usage]:
         for service, gb in sizes.items():
             result.setdefault(service, Usage()).add(Usage(storage_gb_days=gb * days))
 
-    client = redisconn.connect(cfg.redis_url, cfg.redis_password)
+    client = redisconn.connect(cfg.redis_url, cfg.redis_password, ca_file=cfg.redis_ca_file)
     store.write(client, store.day_of(now), result, cfg.expire_days * 86400)
     state.save(cfg.state_file)  # only after Redis took the increments
     return result

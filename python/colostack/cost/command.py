@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     c.add_argument("--redis-url", default="redis://localhost:6379/0",
                    help="Redis holding the usage (%(default)s)")
     c.add_argument("--redis-password-file", type=Path, help="file holding the Redis password")
+    c.add_argument("--redis-ca-file", type=Path,
+                   help="CA certificate the rediss:// server's certificate is checked against")
     c.add_argument("--out", type=Path, default=Path("."), help="directory for CSV, JSON, HTML")
     c.add_argument("--note", default="", help="line shown at the top of the HTML and in the JSON")
     c.set_defaults(func=run_chargeback)
@@ -52,7 +54,8 @@ def run_chargeback(args: argparse.Namespace) -> int:
     card = RateCard.load(args.rate_card)
     password = (schema.read_text(args.redis_password_file, "Redis password file").strip()
                 if args.redis_password_file else None)
-    client = redisconn.connect(args.redis_url, password)
+    client = redisconn.connect(args.redis_url, password,
+                               ca_file=str(args.redis_ca_file) if args.redis_ca_file else None)
     bill = compute(read_month(client, args.month), card)  # a ChargebackError is one line
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"chargeback-{args.month}"
