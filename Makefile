@@ -8,7 +8,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # to CNI, where test hosts cannot resolve each other.
 # openssh-client: Ansible and testinfra reach test hosts over SSH; apt-cacher-ng: their package cache;
 # procps: pkill, which closes SSH masters left to replaced hosts.
-APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl openssh-client procps apt-cacher-ng redis-server redis-tools chromium
+# prometheus: its promtool runs `promtool test rules` on the alert rules (tests/test_prometheus_rules.py).
+APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl openssh-client procps apt-cacher-ng redis-server redis-tools chromium prometheus
 export CONTAINERS_CONF := $(CURDIR)/molecule/images/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false
