@@ -1,7 +1,8 @@
 """Refuse malformed role variables on the controller, before a role changes anything.
 
-A role's tasks/assert.yml calls it with a table: one entry per variable, its name, its value
-(omitted for a secret, which is read here from the play's variables) and its rule. Argument specs already
+A role's tasks/assert.yml calls it with a table: one entry per rule, with the variable's name (or
+names, for one rule shared by several variables) and the rule; the values are read here from the
+play's variables, so a secret never sits in the task's arguments. Argument specs already
 check types and choices; the rules add what a type cannot say: ranges, parsed addresses and
 networks, anchored patterns (\\A...\\Z, so a trailing newline never passes), absolute paths,
 service users other than root, characters that would break or inject into the file a value is
@@ -72,6 +73,8 @@ def check(name: str, value: Any, rule: dict[str, Any], secret: bool = False) -> 
 
     if isinstance(value, bool) and any(k in rule for k in ("min", "max", "port")):
         bad("a number, not a boolean")
+        return errors
+    if isinstance(value, bool):  # argument specs check booleans
         return errors
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
@@ -207,12 +210,12 @@ class ActionModule(ActionBase):
         errors: list[str] = []
         for entry in self._task.args.get("checks") or []:
             rule = dict(entry)
-            name = str(rule.pop("name"))
-            if "value" in rule:
-                value = rule.pop("value")
-            else:  # secrets: read here, so the task's arguments never carry them
-                value = self._templar.template((task_vars or {}).get(name))
-            errors += check(name, value, rule)
+            names = rule.pop("names", None) or [rule.pop("name")]
+            given = rule.pop("value", None) if "value" in rule else None
+            for name in map(str, names):
+                # Read here, so a secret never sits in the task's arguments.
+                value = given if given is not None else self._templar.template((task_vars or {}).get(name))
+                errors += check(name, value, rule)
         if errors:
             result.update(failed=True, msg="; ".join(errors))
         return result
