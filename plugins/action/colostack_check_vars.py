@@ -13,7 +13,7 @@ Rule keys (all optional): min, max, port, nonempty, unique, min_len, max_len, re
 forbid (characters), multiline, abspath, user, ip, cidr, host, url (list of schemes), secret,
 not_in, valid_regex, number_or_percent, items (a rule for each list element), keys / values (rules for a dict's keys, values), fields
 (a rule per known key of a dict; other keys are refused),
-allow (values accepted as they are), hide (never show the value), empty_ok (the empty string is allowed and skips the other rules), any_address (default false:
+allow (values accepted as they are), hide (never show the value), spaces_ok (leading or trailing spaces allowed), empty_ok (the empty string is allowed and skips the other rules), any_address (default false:
 0.0.0.0, ::, 0.0.0.0/0 and ::/0 in any spelling are refused).
 """
 
@@ -136,7 +136,7 @@ def _check_str(name: str, value: str, rule: dict[str, Any], secret: bool) -> lis
     if value == "" and not rule.get("empty_ok"):
         bad("non-empty")
         return errors
-    if value != value.strip() and not rule.get("multiline"):
+    if value != value.strip() and not (rule.get("multiline") or rule.get("spaces_ok")):
         bad("free of leading or trailing spaces")
     if "min_len" in rule and len(value) < rule["min_len"]:
         bad(f"at least {rule['min_len']} characters")
