@@ -25,6 +25,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -76,6 +77,8 @@ def check(name: str, value: Any, rule: dict[str, Any], secret: bool = False) -> 
         return errors
     if isinstance(value, bool):  # argument specs check booleans
         return errors
+    if isinstance(value, (int, float)) and "regex" in rule:  # a str option given as a number
+        value = str(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
             bad("a finite number")
@@ -214,7 +217,11 @@ class ActionModule(ActionBase):
             given = rule.pop("value", None) if "value" in rule else None
             for name in map(str, names):
                 # Read here, so a secret never sits in the task's arguments.
-                value = given if given is not None else self._templar.template((task_vars or {}).get(name))
+                try:
+                    value = given if given is not None else self._templar.template((task_vars or {}).get(name))
+                except AnsibleError as exc:  # e.g. a default derived from another bad variable
+                    errors.append(f"{name}: could not be evaluated ({str(exc).splitlines()[0]})")
+                    continue
                 errors += check(name, value, rule)
         if errors:
             result.update(failed=True, msg="; ".join(errors))

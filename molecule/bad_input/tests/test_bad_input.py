@@ -88,7 +88,8 @@ def outcomes(report: dict[str, Any]) -> dict[int, dict[str, Any]]:
             if current is None:
                 continue
             if result.get("failed") and current["failed"] is None:
-                current["failed"] = str(result.get("msg", ""))
+                items = [str(r.get("msg", "")) for r in result.get("results") or [] if r.get("failed")]
+                current["failed"] = "; ".join(items) or str(result.get("msg", ""))
             elif result.get("changed") and current["failed"] is None:
                 current["changed_before"] = True
     return seen
