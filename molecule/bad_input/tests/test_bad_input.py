@@ -63,7 +63,8 @@ def playbook(table: list[dict[str, Any]]) -> list[dict[str, Any]]:
         tasks.append({
             "name": f"bi-row {index} block",
             "block": [{"name": f"bi-row {index} run", "ansible.builtin.include_role": include,
-                       "vars": row["vars"]}],
+                       # The scenario's own rollout lock: another run's on this controller is not ours.
+                       "vars": {**row["vars"], "colostack_rollout_lock_file": str(EPHEMERAL / "rollout.lock")}}],
             # meta: no worker process, no callback; a failure that did not end the run was rescued.
             "rescue": [{"name": f"bi-row {index} refused", "ansible.builtin.meta": "noop"}],
         })
