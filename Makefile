@@ -7,9 +7,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # netavark + aardvark-dns (+ iptables, which netavark drives): without them Debian 12 falls back
 # to CNI, where test hosts cannot resolve each other.
 # openssh-client: Ansible and testinfra reach test hosts over SSH; apt-cacher-ng: their package cache;
-# procps: pkill, which closes SSH masters left to replaced hosts.
+# procps: pkill, which closes SSH masters left to replaced hosts; podman-compose: the Compose bundle's test.
 # prometheus: its promtool runs `promtool test rules` on the alert rules (tests/test_prometheus_rules.py).
-APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl openssh-client procps apt-cacher-ng redis-server redis-tools chromium prometheus
+APT_PACKAGES := podman runc netavark aardvark-dns iptables mmdebstrap uidmap fuse-overlayfs slirp4netns openssl openssh-client procps apt-cacher-ng redis-server redis-tools chromium prometheus podman-compose
 export CONTAINERS_CONF := $(CURDIR)/molecule/images/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false

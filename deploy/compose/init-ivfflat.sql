@@ -1,0 +1,16 @@
+-- Ansible managed
+-- The schema roles/postgresql creates (vars/main.yml: __postgresql_columns, __postgresql_index_def),
+-- written by playbooks/render_deploy.yml. Index: ivfflat, distance cosine.
+-- Run as a superuser in database colostack; role colostack_app must exist.
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE IF NOT EXISTS public.document_embeddings (
+    id uuid primary key default gen_random_uuid(),
+    content text not null,
+    embedding vector(1536),
+    source_uri varchar(255),
+    metadata jsonb,
+    created_at timestamptz default now()
+);
+ALTER TABLE public.document_embeddings OWNER TO colostack_app;
+CREATE INDEX IF NOT EXISTS document_embeddings_embedding_idx ON public.document_embeddings USING ivfflat (embedding vector_cosine_ops) WITH (lists='100');
+ALTER DATABASE colostack SET ivfflat.probes = 10;
