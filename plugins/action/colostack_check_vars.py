@@ -51,6 +51,14 @@ def _is_any(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return bool(mapped is not None and mapped.is_unspecified)
 
 
+_ALL_IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
+def _is_any_network(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """Every address: prefix 0, or all of IPv4 through its IPv4-mapped IPv6 form."""
+    return net.prefixlen == 0 or (isinstance(net, ipaddress.IPv6Network) and net.supernet_of(_ALL_IPV4_MAPPED))
+
+
 def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(value.strip("[]") if value.startswith("[") else value)
@@ -182,10 +190,10 @@ def _check_str(name: str, value: str, rule: dict[str, Any], secret: bool) -> lis
         except ValueError:
             bad("a network in CIDR form with no host bits set, e.g. 10.20.0.0/24")
         else:
-            if "/" not in value:
+            if not re.fullmatch(r"[^/]+/[0-9]{1,3}", value):  # pg_hba and nginx read no netmask form
                 bad("a network in CIDR form with a prefix length, e.g. 10.20.0.0/24")
-            elif net.prefixlen == 0 and not rule.get("any_address"):
-                bad("a bounded network, not 0.0.0.0/0 or ::/0")
+            elif _is_any_network(net) and not rule.get("any_address"):
+                bad("a bounded network, not 0.0.0.0/0, ::/0 or all of IPv4 as ::ffff:0:0/96")
     if rule.get("url"):
         parts_url = urlsplit(value)
         schemes = rule["url"] if isinstance(rule["url"], list) else ["https"]
