@@ -48,9 +48,11 @@ def rows() -> list[dict[str, Any]]:
         bad += [(owner, var, values) for owner, table in (spec.get("pending") or {}).items()
                 for var, values in table.items()]
         for owner, var, values in bad:
+            # A variable of another entry point (postgresql's schema_sql) is tried through that one.
+            entry = (spec.get("entries") or {}).get(var, spec.get("entry", "main"))
             for value in values:
                 out.append({"role": role, "var": var, "vars": {**good, var: value},
-                            "entry": spec.get("entry", "main"), "owner": owner})
+                            "entry": entry, "owner": owner})
     return out
 
 
