@@ -107,7 +107,7 @@ def run() -> dict[str, Any]:
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
            "ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
     proc = subprocess.run(["ansible-playbook", str(path), "-i", str(INVENTORY), "--check"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900, check=False)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=1800, check=False)
     after = ssh_host(HOST).check_output(SNAPSHOT)
     start = proc.stdout.find("{")
     assert start >= 0, proc.stdout[-3000:] + proc.stderr[-3000:]
