@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
 from colostack import argtypes
 from colostack.errors import UserError
-from colostack.recall.probe import ProbeConfig, ProbeResult
+
+if TYPE_CHECKING:  # probe imports psycopg, which hosts without the database extras lack
+    from colostack.recall.probe import ProbeConfig, ProbeResult
 
 DEFAULT_DSN = "host=/var/run/postgresql user=postgres dbname=colostack"
 
@@ -43,6 +45,8 @@ def register(sub: Any) -> None:
 
 
 def config_from(args: argparse.Namespace) -> ProbeConfig:
+    from colostack.recall.probe import ProbeConfig  # noqa: PLC0415
+
     search = (("hnsw.ef_search", args.ef_search) if args.ef_search
               else ("ivfflat.probes", args.probes) if args.probes else None)
     return ProbeConfig(table=args.table, column=args.column, id_column=args.id_column,
