@@ -6,6 +6,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / ".artifacts"
 
@@ -24,3 +26,43 @@ def run_logged(cmd: list[str], name: str, cwd: Path = REPO, timeout: int = 3600)
 
 def tail(text: str, lines: int = 80) -> str:
     return "\n".join(text.splitlines()[-lines:])
+
+
+# Minutes each Molecule scenario took in a full `make test` on the 2-core machine (run of
+# 2026-12-01); only their order matters. Unknown scenarios count as 5.
+SCENARIO_MINUTES = {
+    "rolling_faults": 31, "lifecycle": 30, "vllm": 15, "rolling_update": 15, "bad_input": 12,
+    "gpu_validate": 10, "observability": 9, "check_mode": 8, "nvidia_stack": 8, "postgresql": 7,
+    "control_node": 6, "recall_probe": 5, "site": 5, "cost_agent": 5, "colostack_runtime": 5,
+    "nvidia_distro": 5,
+}
+
+
+def _group(item: pytest.Item) -> tuple[str, float]:
+    """A scenario on its own; other Molecule-marked tests by module (they share its hosts)."""
+    callspec = getattr(item, "callspec", None)
+    scenario = callspec.params.get("scenario") if callspec else None
+    if scenario:
+        return scenario, SCENARIO_MINUTES.get(scenario, 5)
+    return item.nodeid.split("::")[0], 3
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Two even halves for `pytest -n 2 --dist worksteal` (make test), which gives each worker one
+    contiguous half and steals from the end: the Molecule tests split between the halves by
+    expected time (longest first, each to the lighter half), at the front, where nothing steals them."""
+    groups: dict[str, list[pytest.Item]] = {}
+    minutes: dict[str, float] = {}
+    for item in items:
+        if item.get_closest_marker("molecule"):
+            key, minutes[key] = _group(item)
+            groups.setdefault(key, []).append(item)
+    if not groups:
+        return
+    quick = [i for i in items if not i.get_closest_marker("molecule")]
+    halves: tuple[list[str], list[str]] = ([], [])
+    for key in sorted(groups, key=minutes.__getitem__, reverse=True):
+        min(halves, key=lambda h: sum(minutes[k] for k in h)).append(key)
+    first, second = ([i for k in h for i in groups[k]] for h in halves)
+    cut = max(0, len(items) // 2 - len(first))
+    items[:] = first + quick[:cut] + second + quick[cut:]

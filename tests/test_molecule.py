@@ -5,11 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import REPO, run_logged, tail
 
-# The longest scenarios start first, so that with `pytest -n 2` (make test) none of them is the
-# last to start and the two workers end close together.
-LONGEST = ("lifecycle", "rolling_faults", "rolling_update")
-SCENARIOS = sorted((p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml")),
-                   key=lambda s: (s not in LONGEST, LONGEST.index(s) if s in LONGEST else 0, s))
+# Their order in a run: conftest.py's pytest_collection_modifyitems.
+SCENARIOS = sorted(p.parent.name for p in (REPO / "molecule").glob("*/molecule.yml"))
 
 
 @pytest.mark.molecule
