@@ -31,7 +31,7 @@ def tail(text: str, lines: int = 80) -> str:
 # Minutes each Molecule scenario took in a full `make test` on the 2-core machine (run of
 # 2026-12-01); only their order matters. Unknown scenarios count as 5.
 SCENARIO_MINUTES = {
-    "rolling_faults": 31, "lifecycle": 30, "vllm": 15, "rolling_update": 15, "bad_input": 12,
+    "rolling_faults": 31, "lifecycle": 30, "vllm": 15, "bad_input": 12,
     "gpu_validate": 10, "observability": 9, "check_mode": 8, "nvidia_stack": 8, "postgresql": 7,
     "control_node": 6, "recall_probe": 5, "site": 5, "cost_agent": 5, "colostack_runtime": 5,
     "nvidia_distro": 5,

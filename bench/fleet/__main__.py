@@ -48,7 +48,6 @@ from bench.testhost import ENV, REPO, TestHost, children_cpu, connection_vars, s
 
 PLAYBOOK = REPO / "bench" / "fleet" / "converge.yml"
 ROLLOUT = REPO / "playbooks" / "rolling_driver_update.yml"
-SCENARIO = REPO / "molecule" / "rolling_update"
 LOGS = REPO / ".cache" / "bench-fleet"
 FROM_VERSION, TO_VERSION = "550.163.01", "570.172.08"
 STATE_FILE = "/var/lib/colostack/rollout-state.json"
@@ -96,16 +95,12 @@ def load1() -> float:
 
 
 def marker_tasks(name: str) -> str:
-    """The scenario's test drain/undrain task file (being moved from rolling_update to rolling_faults)."""
-    for scenario in ("rolling_faults", "rolling_update"):
-        path = REPO / "molecule" / scenario / "tasks" / name
-        if path.is_file():
-            return str(path)
-    raise RuntimeError(f"no molecule/*/tasks/{name} (the test drain) in this checkout")
+    """The rolling_faults scenario's test drain/undrain task file."""
+    return str(REPO / "molecule" / "rolling_faults" / "tasks" / name)
 
 
 def group_vars(report: Path, wheelhouse: str = "") -> dict[str, object]:
-    """The gpu_nodes variables of molecule/rolling_update/molecule.yml (as of 8c893c9), resolved."""
+    """The gpu_nodes variables of the former molecule/rolling_update scenario (as of 8c893c9), resolved."""
     return {
         **connection_vars(),
         "nvidia_driver_version": FROM_VERSION,

@@ -182,6 +182,18 @@ def test_driver_changed_in_the_inventory_rolls_out_from_the_control_node_in_batc
     assert backends["lc-gpu3"] != "UP"
 
 
+
+def test_the_canary_ran_the_dcgm_diagnostics_after_the_change_only():
+    """rolling_update_dcgm_diag_level 2 adds `--dcgm-diag 2` (STAND-IN dcgmi) to the validation after
+    the change; the baseline before it runs none."""
+    gpu = ssh_host("lc-gpu1")
+    checks = {name: [r for r in json.loads(gpu.file(f"/var/lib/colostack/{name}.json").content_string)["results"]
+                     if r["check"].startswith("dcgm_")]
+              for name in ("baseline", "after")}
+    assert checks["baseline"] == []
+    assert len(checks["after"]) == 25 and {r["status"] for r in checks["after"]} == {"pass"}
+    assert "DCGM level 2 GPU Memory: Pass" in {r["reason"] for r in checks["after"]}
+
 def test_site_yml_after_the_rollout_moves_no_driver_changes_nothing_and_names_the_held_host():
     run = playbook("site.yml")
     out = run.stdout + run.stderr
