@@ -116,7 +116,11 @@ def run_scheduled_rollout(name: str) -> tuple[int, str]:
             break
         time.sleep(1)
     status = int(core.check_output(f"systemctl show -p ExecMainStatus --value {unit}"))
-    return status, core.check_output(f"journalctl -u {unit} --no-pager -o cat")
+    log = core.check_output(f"journalctl -u {unit} --no-pager -o cat")
+    # For the record: what the operator sees in the journal (the scenario's own log keeps no output).
+    (REPO / ".artifacts").mkdir(exist_ok=True)
+    (REPO / ".artifacts" / f"lifecycle-rollout-{name}.log").write_text(log)
+    return status, log
 
 
 LOAD_SH = (
