@@ -389,9 +389,13 @@ def test_unverified_servers_need_the_opt_out_and_warn(tmp_path: Path) -> None:
          "vllm_tensor_parallel_size=3 must divide the host's GPU count (8"),
         ({}, "vllm_model", "missing required arguments: vllm_model"),
         ({"vllm_metrics_allowed_cidrs": ["10.0.0.0/8", "0.0.0.0/0"]}, None,
-         "never the any-address; refused: 0.0.0.0/0"),
-        ({"vllm_metrics_allowed_cidrs": ["0:0::0/0"]}, None, "refused: 0:0::0/0"),
-        ({"vllm_metrics_allowed_cidrs": ["10.20.0.41/24"]}, None, "refused: 10.20.0.41/24"),
+         "vllm_metrics_allowed_cidrs[1]: must be a bounded network, not 0.0.0.0/0"),
+        ({"vllm_metrics_allowed_cidrs": ["0:0::0/0"]}, None,
+         ("vllm_metrics_allowed_cidrs[0]: must be a bounded network, not 0.0.0.0/0, ::/0 or all of IPv4 as "
+         "::ffff:0:0/96 (got '0:0::0/0')")),
+        ({"vllm_metrics_allowed_cidrs": ["10.20.0.41/24"]}, None,
+         ("vllm_metrics_allowed_cidrs[0]: must be a network in CIDR form with no host bits set, e.g. 10.20.0.0/24 "
+         "(got '10.20.0.41/24')")),
     ],
     ids=["gpu-memory-utilization-1.5", "tensor-parallel-3-on-8-gpus", "missing-model", "metrics-any-ipv4",
          "metrics-any-ipv6-spelling", "metrics-host-bits"],
