@@ -1,8 +1,9 @@
 """Controller-side guard of a rolling change (driver or firmware rollout).
 
 phase=start (run_once, before any host changes): who this run is, whether another rollout holds
-the controller's lock, and whether serial, the drained budget and the failure budget fit the
-fleet. phase=batch_end (run_once after each batch): whether the rollout halts here.
+the controller's lock, whether serial, the drained budget and the failure budget fit the
+fleet, and whether the play's serial keyword saw the same serial (keyword_batches).
+phase=batch_end (run_once after each batch): whether the rollout halts here.
 Logic lives in colostack.rollout (lock, plan); this file only adapts it to Ansible.
 """
 
@@ -14,7 +15,13 @@ from typing import Any
 
 from ansible.plugins.action import ActionBase
 from colostack.rollout.lock import DEFAULT_LOCK_FILE, Holder, RolloutLock, inspect
-from colostack.rollout.plan import Plan, PlanError, halt_after_batch, make_plan
+from colostack.rollout.plan import (
+    Plan,
+    PlanError,
+    check_keyword_batches,
+    halt_after_batch,
+    make_plan,
+)
 
 
 class ActionModule(ActionBase):
@@ -62,6 +69,9 @@ class ActionModule(ActionBase):
         plan = make_plan(args.get("serial", 1), args.get("max_drained", "25%"),
                          args.get("failure_budget", 0), len(args.get("hosts") or []),
                          str(args.get("prefix", "rolling_update")))
+        if args.get("keyword_batches") is not None:
+            check_keyword_batches(plan, args.get("serial", 1), list(args["keyword_batches"]),
+                                  str(args.get("prefix", "rolling_update")))
         return {"ansible_facts": {"colostack_rollout_run": run.__dict__.copy(),
                                   "colostack_rollout_plan": plan.to_dict()},
                 "warnings": notes}

@@ -256,6 +256,20 @@ def test_bad_serial_is_refused_before_any_drain(
     assert drain_log(tmp_path) == []
 
 
+def test_a_serial_set_in_the_inventory_is_refused_before_any_drain(
+    tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator]
+) -> None:
+    """Ansible's serial keyword cannot read host variables: it would run batches of one."""
+    bmcs = {"fw-node-1": emulator("none"), "fw-node-2": emulator("none")}
+    inv = inventory(tmp_path, cert, bmcs, firmware_rollout_serial=2, firmware_rollout_max_drained=2)
+    result = playbook(inv)
+    assert result.returncode != 0
+    assert ("firmware_rollout_serial is 2 for these hosts (batches [2]), but the play's serial "
+            "keyword formed batches [1, 1]") in " ".join(result.stdout.split())
+    assert all(b.state()["tasks"] == [] for b in bmcs.values())
+    assert drain_log(tmp_path) == []
+
+
 def test_stuck_task_times_out_without_resetting_the_flash(
     tmp_path: Path, cert: Path, emulator: Callable[[str], Emulator]
 ) -> None:

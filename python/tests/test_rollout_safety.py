@@ -16,7 +16,15 @@ import pytest
 from colostack.cli import main
 from colostack.fsutil import atomic_write_text
 from colostack.rollout.lock import Holder, LockError, RolloutLock, inspect
-from colostack.rollout.plan import Amount, Plan, PlanError, batch_sizes, halt_after_batch, make_plan
+from colostack.rollout.plan import (
+    Amount,
+    Plan,
+    PlanError,
+    batch_sizes,
+    check_keyword_batches,
+    halt_after_batch,
+    make_plan,
+)
 from colostack.rollout.report import ReportError, load_last_report
 from colostack.rollout.state import StateError, check_owner, parse_state
 
@@ -165,6 +173,16 @@ def test_a_batch_wider_than_the_drained_budget_is_refused() -> None:
     assert make_plan([1, 2], "25%", "2%", 10).max_drained == 2
     with pytest.raises(PlanError, match="firmware_rollout_serial"):
         make_plan(0, 1, 0, 3, prefix="firmware_rollout")
+
+
+def test_a_serial_the_play_keyword_did_not_see_is_refused() -> None:
+    plan = make_plan([1, 2], "100%", 0, 3)
+    check_keyword_batches(plan, [1, 2], [["a"], ["b", "c"], ["b", "c"]])  # the keyword saw it
+    # Set in the inventory only: the keyword ran its default of 1.
+    with pytest.raises(PlanError, match=r"rolling_update_serial is \[1, 2\] for these hosts "
+                                        r"\(batches \[1, 2\]\), but the play's serial keyword "
+                                        r"formed batches \[1, 1, 1\].* with -e"):
+        check_keyword_batches(plan, [1, 2], [["a"], ["b"], ["c"]])
 
 
 def test_the_canary_halts_on_any_failure_and_later_batches_on_the_budget() -> None:

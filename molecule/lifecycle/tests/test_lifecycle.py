@@ -176,6 +176,13 @@ def test_driver_changed_in_the_inventory_rolls_out_from_the_control_node_in_batc
     assert driver("lc-gpu1") == {f"{B}-1"}, stdout[-5000:]  # the canary
     assert driver("lc-gpu2") == {f"{B}-1"}  # the faulty node's batch-mate
     assert driver("lc-gpu3") == {f"{A}-1"}  # rolled back
+    # serial [1, 2] from the rollout's extra_vars: the canary alone, then lc-gpu2 and lc-gpu3 together.
+    history = {n: json.loads(ssh_host(n).file(STATE).content_string)["history"] for n in GPUS}
+    def at(name: str, event: str) -> str:
+        return [e["time"] for e in history[name] if e["event"] == event][-1]
+    assert at("lc-gpu1", "undrain") < min(at("lc-gpu2", "drain"), at("lc-gpu3", "drain"))
+    assert max(at("lc-gpu2", "drain"), at("lc-gpu3", "drain")) < min(
+        at("lc-gpu2", "undrain"), at("lc-gpu3", "left_drained"))
     assert '"state": "rolled_back"' in ssh_host("lc-gpu3").file(STATE).content_string
     assert ssh_host("lc-gpu3").file("/etc/nginx/vllm-drained").exists  # left drained: still unhealthy
     codes = gw.file("/tmp/load.log").content_string.split()

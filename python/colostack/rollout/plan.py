@@ -90,6 +90,20 @@ def make_plan(serial: Any, max_drained: Any, failure_budget: Any, hosts: int,
     return Plan(batches, limit, budget)
 
 
+def check_keyword_batches(plan: Plan, serial: Any, seen: list[list[str]],
+                          prefix: str = "rolling_update") -> None:
+    """Refuse a serial the play's keyword did not see: Ansible templates `serial` before host
+    variables exist, so a value set in the inventory silently runs other batches. `seen` is each
+    host's batch as the keyword formed it, in play order."""
+    sizes = [len(batch) for i, batch in enumerate(seen) if i == 0 or batch != seen[i - 1]]
+    if sizes != plan.batches:
+        raise PlanError(
+            f"{prefix}_serial is {serial!r} for these hosts (batches {plan.batches}), but the "
+            f"play's serial keyword formed batches {sizes}: Ansible reads serial before host "
+            f"variables exist, so give {prefix}_serial with -e (or in the rollout's extra_vars "
+            f"in control_node_rollouts), not in the inventory")
+
+
 def halt_after_batch(plan: Plan, attempted: int, failed: int, canary: bool) -> str:
     """Why the rollout stops after this batch ('' to go on).
 
