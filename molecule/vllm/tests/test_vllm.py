@@ -210,6 +210,106 @@ def test_gateway_checks_both_nodes(gw: Any) -> None:
     assert backend_status(gw)["cloud"] != "UP"  # unresolvable backup stays out
 
 
+def stats_column(gw: Any, server: str, column: str) -> int:
+    """One number of the gateway's stats for a server of vllm_nodes (BACKEND: the whole backend)."""
+    header, *lines = gw.check_output("curl -s 'http://127.0.0.1:8404/stats;csv'").splitlines()
+    index = header.lstrip("# ").split(",").index(column)
+    rows = [line.split(",") for line in lines if line.startswith(f"vllm_nodes,{server},")]
+    return int(rows[0][index] or 0)
+
+
+@pytest.fixture(scope="module")
+def gateway_url(gw: Any) -> Any:
+    """The gateway's HTTPS port on the controller, through an SSH forward to the gateway's
+    127.0.0.1:443 (its certificate names 127.0.0.1)."""
+    port = 18443
+    ssh = subprocess.Popen(
+        ["ssh", "-F", os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ssh", "config"),
+         "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none",
+         "-L", f"127.0.0.1:{port}:127.0.0.1:443", "vllm-gw"])
+    try:
+        wait_for(lambda: subprocess.run(["bash", "-c", f"echo > /dev/tcp/127.0.0.1/{port}"],
+                                        capture_output=True, check=False).returncode == 0,
+                 20, "the SSH forward to the gateway")
+        yield f"https://127.0.0.1:{port}"
+    finally:
+        ssh.terminate()
+        ssh.wait()
+
+
+def loadtest(url: str, files: Path, name: str, concurrency: int, requests: int,
+             *extra: str) -> tuple[int, dict[str, Any]]:
+    """`colostack loadtest` from the controller, as an operator runs it; returns (exit code, JSON)."""
+    run = subprocess.run(
+        ["colostack", "loadtest", "--url", url, "--model", MODEL, "--api-key-file",
+         str(files / "key"), "--ca-file", str(files / "gateway.pem"), "--mix", str(files / "mix.yml"),
+         "--concurrency", str(concurrency), "--requests", str(requests), "--duration", "180s",
+         "--slo-ttft-p95-ms", "60000", "--json", str(files / f"{name}.json"),
+         "--html", str(REPO / ".artifacts" / f"loadtest-gateway-{name}.html"), *extra],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert (files / f"{name}.json").exists(), run.stdout + run.stderr
+    return run.returncode, json.loads((files / f"{name}.json").read_text())
+
+
+def test_load_through_the_gateway_queues_at_twice_saturation_without_errors_then_recovers(
+    gw: Any, gateway_url: str, tmp_path: Path,
+) -> None:
+    """Two STAND-IN nodes with max_num_seqs 4: the gateway gives each 4 requests at once (maxconn from
+    vllm_max_num_seqs) and queues the rest. Figures come from the stand-in's latency model."""
+    (REPO / ".artifacts").mkdir(exist_ok=True)
+    (tmp_path / "key").write_text(KEY)
+    (tmp_path / "gateway.pem").write_text(gw.file("/etc/haproxy/tls/gateway.pem").content_string)
+    (tmp_path / "mix.yml").write_text(yaml.safe_dump({"shapes": [
+        {"kind": "chat", "stream": True, "prompt_tokens": 8, "max_tokens": 5},
+        {"kind": "completion", "stream": False, "prompt_tokens": 8, "max_tokens": 5}]}))
+    wait_for(lambda: backend_status(gw).get("node-a") == backend_status(gw).get("node-b") == "UP", 20,
+             "both nodes UP")
+    assert "maxconn 4 " in gw.file("/etc/haproxy/haproxy.cfg").content_string
+
+    code, at = loadtest(gateway_url, tmp_path, "saturation", 8, 40, "--max-error-rate", "0")
+    summary = at["summary"]
+    assert code == 0, summary
+    assert summary["requests"] == 40 and summary["errors"] == 0
+    assert all(summary["e2e_s"][p] for p in ("p50", "p95", "p99")) and summary["tokens_per_s"] > 0
+
+    queued_before = stats_column(gw, "BACKEND", "qmax")
+    code, over = loadtest(gateway_url, tmp_path, "twice", 16, 64, "--max-error-rate", "0")
+    assert code == 0, over["summary"]
+    assert over["summary"]["errors"] == 0  # queued, not refused
+    assert stats_column(gw, "BACKEND", "qmax") > queued_before  # requests waited at the gateway
+    assert max(stats_column(gw, n, "smax") for n in ("node-a", "node-b")) == 4  # never above maxconn
+
+    code, after = loadtest(gateway_url, tmp_path, "recovery", 4, 20, "--max-error-rate", "0")
+    assert code == 0 and after["summary"]["errors"] == 0
+    assert stats_column(gw, "BACKEND", "qcur") == 0
+
+
+FLOOD_SH = f"""post() {{
+  tokens=$1; shift
+  curl -sk -m 60 -H 'Authorization: Bearer {KEY}' -H 'Content-Type: application/json' \\
+    -d '{{"model":"{MODEL}","prompt":"x","max_tokens":'$tokens'}}' "$@" https://127.0.0.1/v1/completions
+}}
+for i in $(seq 1 20); do post 50 -o /dev/null -w '%{{http_code}}\\n' >> /tmp/flood.codes & done
+sleep 2
+post 1 -o /dev/null -D /tmp/probe.head
+wait
+"""
+
+
+def test_past_the_queue_bound_the_gateway_answers_429_with_retry_after(gw: Any) -> None:
+    """20 five-second requests at once: 8 in service (4 per node), 10 queued, 2 refused at once with
+    429 and Retry-After, as is a probe sent meanwhile; the queued ones are served, none times out."""
+    wait_for(lambda: backend_status(gw).get("node-a") == backend_status(gw).get("node-b") == "UP", 20,
+             "both nodes UP")
+    gw.run_test("rm -f /tmp/flood.codes /tmp/probe.head")
+    write_script(gw, "/root/flood.sh", FLOOD_SH)
+    gw.check_output("sh /root/flood.sh")
+    codes = sorted(gw.file("/tmp/flood.codes").content_string.split())
+    assert codes == ["200"] * 18 + ["429"] * 2
+    head = gw.file("/tmp/probe.head").content_string
+    assert head.split()[1] == "429" and "retry-after: 2" in head.lower(), head
+
+
 SLOW_SH = f"""curl -sk -m 120 -o /tmp/slow-$1.body -w '%{{http_code}}' -H 'Authorization: Bearer {KEY}' \\
   -H 'Content-Type: application/json' -d '{{"model":"{MODEL}","prompt":"slow","max_tokens":300}}' \\
   https://127.0.0.1/v1/completions > /tmp/slow-$1.code
