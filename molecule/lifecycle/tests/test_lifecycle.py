@@ -2,7 +2,8 @@
 
 converge was the first site.yml. Here: the site serves; the driver changes in the inventory and the
 control node's scheduled rollout unit moves it (after site.yml deployed the edited inventory there)
-with a fault in its second batch while traffic flows; site.yml again changes nothing and moves no
+while traffic flows, and a node of its second batch that validates but fails the end-to-end check
+before undrain is rolled back and left drained; site.yml again changes nothing and moves no
 driver; a firmware rollout through the Redfish TEST EMULATOR drains, flashes, validates and undrains
 a node; a bad variable stops site.yml before any host changes. The NVIDIA packages, vLLM, the BMC
 and the GPU recordings are STAND-INs (molecule.yml says which).
@@ -151,10 +152,12 @@ def test_site_serves_a_completion_through_the_gateway_and_knn_through_pgbouncer(
         assert '"brought_up": true' in ssh_host(name).file("/etc/ansible/facts.d/colostack.fact").content_string
 
 
-def test_driver_changed_in_the_inventory_rolls_out_from_the_control_node_in_batches_with_the_faulty_node_rolled_back_and_traffic_flowing():
+def test_driver_changed_in_the_inventory_rolls_out_from_the_control_node_in_batches_and_a_node_failing_the_end_to_end_check_stays_drained():
     gw = ssh_host("lc-gw")
+    # lc-gpu3 validates but its model fails real requests: the STAND-IN vLLM answers 500 to the
+    # end-to-end check's prompt (its /health stays 200, and the gateway's load never sends that prompt).
     ssh_host("lc-gpu3").check_output(
-        "cp /var/lib/colostack/replay/bandwidth-60pct.json /var/lib/colostack/replay/after.json")
+        "mkdir -p /etc/vllm-standin && echo 'colostack undrain check' > /etc/vllm-standin/fail-prompts")
     set_driver(B)
     gw.run_test("rm -f /tmp/load.log /tmp/stop-load")
     gw.run_test(f"cat > /root/load.sh <<'EOF'\n{LOAD_SH}EOF")
@@ -173,6 +176,7 @@ def test_driver_changed_in_the_inventory_rolls_out_from_the_control_node_in_batc
     assert status == 1, log[-3000:]  # colostack rollout: 1 = halted (the faulty node failed)
     assert "rollout halted: playbooks/rolling_driver_update.yml on inventory" in log, log[-3000:]
     assert "ROLLOUT HALTED" in stdout
+    assert "validated but failed the end-to-end check, left drained" in " ".join(stdout.split())
     assert driver("lc-gpu1") == {f"{B}-1"}, stdout[-5000:]  # the canary
     assert driver("lc-gpu2") == {f"{B}-1"}  # the faulty node's batch-mate
     assert driver("lc-gpu3") == {f"{A}-1"}  # rolled back
@@ -184,7 +188,8 @@ def test_driver_changed_in_the_inventory_rolls_out_from_the_control_node_in_batc
     assert max(at("lc-gpu2", "drain"), at("lc-gpu3", "drain")) < min(
         at("lc-gpu2", "undrain"), at("lc-gpu3", "left_drained"))
     assert '"state": "rolled_back"' in ssh_host("lc-gpu3").file(STATE).content_string
-    assert ssh_host("lc-gpu3").file("/etc/nginx/vllm-drained").exists  # left drained: still unhealthy
+    assert ssh_host("lc-gpu3").file("/etc/nginx/vllm-drained").exists  # left drained: still failing
+    assert ssh_host("lc-gpu3").service("vllm").is_running is False
     codes = gw.file("/tmp/load.log").content_string.split()
     assert len(codes) > 50, "the load loop hardly ran"
     assert [c for c in codes if c != "200"] == [], "requests failed during the rollout"

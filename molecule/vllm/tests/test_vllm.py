@@ -123,6 +123,10 @@ def test_key_is_not_on_the_command_line(node_a: Any) -> None:
     assert "serve /srv/models/standin-model --served-model-name standin" in cmdline
     assert "--host 127.0.0.1" in cmdline
     assert KEY not in cmdline
+    # Drain is vLLM's own: --shutdown-timeout, with the unit's stop timeout 30 s above it.
+    assert f"--shutdown-timeout {NODE_VARS['vllm_drain_timeout']}" in cmdline
+    stop = node_a.check_output("systemctl show -p TimeoutStopUSec --value vllm")
+    assert stop == f"{(NODE_VARS['vllm_drain_timeout'] + 30) // 60}min {(NODE_VARS['vllm_drain_timeout'] + 30) % 60}s"
 
 
 @pytest.mark.parametrize("where", ["node proxy", "gateway"])
