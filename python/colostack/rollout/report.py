@@ -105,7 +105,8 @@ class RunReport:
         for name, host in sorted(self.hosts.items()):
             line = f"  {name}: {host.state} (ok={host.ok} changed={host.changed})"
             if host.failed_task:
-                line += f" at task '{host.failed_task}': {host.message}"
+                # One line per host: a message that spans lines would read as the whole run's.
+                line += f" at task '{host.failed_task}': {' '.join((host.message or '').split())}"
             lines.append(line)
         if self.outcome == "halted":
             lines.append("  hosts not listed were not reached")
