@@ -191,7 +191,7 @@ def test_gateway_verifies_the_nodes_against_the_node_ca(gw: Any, node_a: Any) ->
     cfg = gw.file("/etc/haproxy/haproxy.cfg").content_string
     assert "verify none" not in cfg
     for name in ("vllm-node-a", "vllm-node-b"):
-        assert f"{name}:443 weight 100 ssl verify required ca-file /etc/haproxy/tls/node-ca.pem verifyhost {name}" in cfg
+        assert f"{name}:443 weight 100 maxconn 4 ssl verify required ca-file /etc/haproxy/tls/node-ca.pem verifyhost {name}" in cfg
     ca = gw.file("/etc/haproxy/tls/node-ca.pem")
     assert ca.content_string == (PKI / "node-ca.crt").read_text()
     # The node's certificate chains to the CA and names the node; the CA's key stays on the controller.
@@ -370,7 +370,8 @@ def test_drain_moves_traffic_and_waits_for_the_in_flight_request(gw: Any, node_a
 
     # Order on node A: drain flag set, then the in-flight request finished, then vLLM stopped.
     flagged = int(node_a.check_output("stat -c %Y /etc/nginx/vllm-drained"))
-    stopped = node_a.check_output("systemctl show -p ActiveExitTimestamp --timestamp=unix --value vllm")
+    # vLLM's own drain (--shutdown-timeout): the process exits once its running request is done.
+    stopped = node_a.check_output("systemctl show -p InactiveEnterTimestamp --timestamp=unix --value vllm")
     assert flagged < slow["vllm-node-a"]
     assert int(stopped.lstrip("@")) >= int(slow["vllm-node-a"])
     assert not node_a.service("vllm").is_running
