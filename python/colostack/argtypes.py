@@ -37,6 +37,7 @@ non_negative_int = number(int, ge=0)
 positive = number(float, gt=0)
 non_negative = number(float, ge=0)
 fraction = number(float, gt=0, le=1)
+share = number(float, ge=0, le=1)  # a fraction that may be 0, e.g. a tolerated error rate
 percent = number(float, ge=0, le=100)
 hours_per_day = number(float, ge=0, le=24)
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from colostack.argtypes import count, fraction, positive
+from colostack.argtypes import count, positive, share
 from colostack.errors import UserError
 from colostack.loadtest import mix as mixes
 from colostack.loadtest.stats import Sample, Slo, Summary, summarise
@@ -77,7 +77,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("--slo-e2e-p95-ms", type=positive, help="p95 end-to-end latency at most this")
     p.add_argument(
-        "--max-error-rate", type=fraction, default=0.01, help="at most this share of errors"
+        "--max-error-rate", type=share, default=0.01, help="at most this share of errors (0: none)"
     )
     p.add_argument(
         "--health-url",
