@@ -52,7 +52,7 @@ docs: venv
 
 # The quick lane for the edit-test loop: lint, unit and property tests, no test hosts.
 check: deps venv
-	$(VENV)/bin/pytest -m 'not molecule'
+	$(VENV)/bin/pytest -m 'not molecule' -n 2 --dist worksteal
 
 # Two workers on 2 cores: Molecule scenarios mostly wait (apt, reboots, timeouts), so they overlap well.
 test: deps venv images cache netcheck
