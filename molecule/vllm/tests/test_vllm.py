@@ -293,25 +293,27 @@ FLOOD_SH = f"""post() {{
   curl -sk -m 60 -H 'Authorization: Bearer {KEY}' -H 'Content-Type: application/json' \\
     -d '{{"model":"{MODEL}","prompt":"x","max_tokens":'$tokens'}}' "$@" https://127.0.0.1/v1/completions
 }}
-for i in $(seq 1 20); do post 50 -o /dev/null -w '%{{http_code}}\\n' >> /tmp/flood.codes & done
-sleep 2
-post 1 -o /dev/null -D /tmp/probe.head
+for i in $(seq 1 20); do
+  post 70 -o /dev/null -D /tmp/flood-$i.head -w '%{{http_code}}\\n' >> /tmp/flood.codes &
+done
 wait
 """
 
 
 def test_past_the_queue_bound_the_gateway_answers_429_with_retry_after(gw: Any) -> None:
-    """20 five-second requests at once: 8 in service (4 per node), 10 queued, 2 refused at once with
-    429 and Retry-After, as is a probe sent meanwhile; the queued ones are served, none times out."""
+    """20 seven-second requests at once: 8 in service (4 per node), 10 queued, 2 refused at once with
+    429 and Retry-After; the queued ones are served, none times out."""
     wait_for(lambda: backend_status(gw).get("node-a") == backend_status(gw).get("node-b") == "UP", 20,
              "both nodes UP")
-    gw.run_test("rm -f /tmp/flood.codes /tmp/probe.head")
+    gw.run_test("rm -f /tmp/flood.codes /tmp/flood-*.head")
     write_script(gw, "/root/flood.sh", FLOOD_SH)
     gw.check_output("sh /root/flood.sh")
     codes = sorted(gw.file("/tmp/flood.codes").content_string.split())
     assert codes == ["200"] * 18 + ["429"] * 2
-    head = gw.file("/tmp/probe.head").content_string
-    assert head.split()[1] == "429" and "retry-after: 2" in head.lower(), head
+    heads = [gw.file(f"/tmp/flood-{i}.head").content_string.lower() for i in range(1, 21)]
+    refused = [h for h in heads if h.split()[1:2] == ["429"]]
+    assert len(refused) == 2, heads
+    assert all("retry-after: 2" in h for h in refused), refused
 
 
 SLOW_SH = f"""curl -sk -m 120 -o /tmp/slow-$1.body -w '%{{http_code}}' -H 'Authorization: Bearer {KEY}' \\
