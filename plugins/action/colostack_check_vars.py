@@ -121,6 +121,9 @@ def check(name: str, value: Any, rule: dict[str, Any], secret: bool = False) -> 
             else:
                 errors += check(f"{name}[{key!r}]", item, rule.get("values") or {}, secret)
         return errors
+    if "items" in rule:  # a string such as "0,1" is not the list the rule is for
+        bad("a list")
+        return errors
     if value is None:
         if not rule.get("none_ok"):
             bad("set")

@@ -4,14 +4,21 @@ counters read back from the real Redis on the ops host."""
 
 from __future__ import annotations
 
+import datetime
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ssh_forward, ssh_host
 
 testinfra_hosts = ["cost-node"]
+REPO = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+REDIS_PORT = 16379  # the ops host's Redis, forwarded to the controller
 
 PY = "/opt/colostack/venv/bin/python"
 UNIT = "colostack-cost-agent"
@@ -106,3 +113,29 @@ def test_agent_reaches_redis_over_tls_checked_against_its_ca_file(host: Any) -> 
     ca = host.file("/etc/colostack/cost-agent-redis-ca.pem")
     assert ca.mode == 0o644 and ca.content_string.startswith("-----BEGIN CERTIFICATE-----")
 
+
+def test_the_chargeback_bills_both_models_by_their_units(
+    usage: dict[str, dict[str, float]], tmp_path: Path,
+) -> None:
+    """`colostack chargeback` from the controller, as docs/costs.md runs it (the example rate card),
+    reaching Redis through an SSH forward: vllm.service and the instance vllm-embed.service are
+    billed as their labels' services."""
+    ops = ssh_host("cost-ops")
+    (tmp_path / "redis.crt").write_text(ops.file("/etc/redis/tls/redis.crt").content_string)
+    (tmp_path / "redis-password").write_text("molecule-cost-redis-password\n")
+    month = datetime.datetime.now(datetime.UTC).strftime("%Y-%m")
+    with ssh_forward("cost-ops", {REDIS_PORT: 6379}):
+        run = subprocess.run(
+            ["colostack", "chargeback", "--month", month,
+             "--rate-card", str(REPO / "inventories/colo/group_vars/gpu_nodes/cost_agent.yml"),
+             "--redis-url", f"rediss://localhost:{REDIS_PORT}/0", "--redis-ca-file", str(tmp_path / "redis.crt"),
+             "--redis-password-file", str(tmp_path / "redis-password"), "--out", str(tmp_path)],
+            capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    bill = json.loads((tmp_path / f"chargeback-{month}.json").read_text())
+    lines = {row["service"]: row for row in bill["services"]}
+    assert {"chat-api", "search"} <= set(lines)
+    assert float(lines["chat-api"]["gpu_kwh"]) == pytest.approx(usage["chat-api"]["gpu_kwh"], abs=5e-4)
+    assert float(lines["search"]["gpu_kwh"]) == pytest.approx(usage["search"]["gpu_kwh"], abs=5e-4)
+    day = max(bill["gpu_hours_by_day"])
+    assert bill["gpu_hours_by_day"][day]["chat-api"] > 0 and bill["gpu_hours_by_day"][day]["search"] > 0

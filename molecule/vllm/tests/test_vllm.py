@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ssh_host
+from conftest import ssh_forward, ssh_host
 
 SCENARIO = Path(__file__).resolve().parent.parent
 REPO = SCENARIO.parent.parent
@@ -227,18 +227,8 @@ def gateway_url(gw: Any) -> Any:
     """The gateway's HTTPS port on the controller, through an SSH forward to the gateway's
     127.0.0.1:443 (its certificate names 127.0.0.1)."""
     port = 18443
-    ssh = subprocess.Popen(
-        ["ssh", "-F", os.path.join(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"], "ssh", "config"),
-         "-N", "-o", "ExitOnForwardFailure=yes", "-o", "ControlPath=none",
-         "-L", f"127.0.0.1:{port}:127.0.0.1:443", "vllm-gw"])
-    try:
-        wait_for(lambda: subprocess.run(["bash", "-c", f"echo > /dev/tcp/127.0.0.1/{port}"],
-                                        capture_output=True, check=False).returncode == 0,
-                 20, "the SSH forward to the gateway")
+    with ssh_forward("vllm-gw", {port: 443}):
         yield f"https://127.0.0.1:{port}"
-    finally:
-        ssh.terminate()
-        ssh.wait()
 
 
 def loadtest(url: str, files: Path, name: str, concurrency: int, requests: int,
