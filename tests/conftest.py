@@ -29,12 +29,12 @@ def tail(text: str, lines: int = 80) -> str:
 
 
 # Minutes each Molecule scenario took in a full `make test` on the 2-core machine (run of
-# 2026-12-01); only their order matters. Unknown scenarios count as 5.
+# 2026-12-01, evening; cost_agent since serves two models); only their order matters. Unknown
+# scenarios count as 5.
 SCENARIO_MINUTES = {
-    "rolling_faults": 31, "lifecycle": 30, "vllm": 15, "bad_input": 12,
-    "gpu_validate": 10, "observability": 9, "check_mode": 8, "nvidia_stack": 8, "postgresql": 7,
-    "control_node": 6, "recall_probe": 5, "site": 5, "cost_agent": 5, "colostack_runtime": 5,
-    "nvidia_distro": 5,
+    "lifecycle": 37, "rolling_faults": 37, "nvidia_stack": 9, "control_node": 9, "postgresql": 9,
+    "vllm": 8.5, "cost_agent": 8.5, "observability": 7.5, "check_mode": 7, "bad_input": 7,
+    "gpu_validate": 6, "site": 5.5, "colostack_runtime": 5, "recall_probe": 5, "nvidia_distro": 4.5,
 }
 
 
