@@ -9,7 +9,8 @@ service users other than root, characters that would break or inject into the fi
 rendered into, and placeholder secrets. Every broken rule is reported in one message, one
 "name: must be FORM (got VALUE)" clause per variable; a secret's value is never shown.
 
-Rule keys (all optional): min, max, port, nonempty, unique, min_len, max_len, regex (+ form),
+Rule keys (all optional): list (the value must be a list), min, max, port, nonempty, unique,
+min_len, max_len, regex (+ form),
 forbid (characters), multiline, abspath, user, ip, cidr, host, url (list of schemes), secret,
 not_in, valid_regex, number_or_percent, items (a rule for each list element), keys / values (rules for a dict's keys, values), fields
 (a rule per known key of a dict; other keys are refused),
@@ -80,6 +81,9 @@ def check(name: str, value: Any, rule: dict[str, Any], secret: bool = False) -> 
     def bad(form: str) -> None:
         errors.append(f"{name}: must be {form} ({_show(value, secret)})")
 
+    if rule.get("list") and not isinstance(value, list):  # "0,1" is not the list [0, 1]
+        bad("a list")
+        return errors
     if isinstance(value, bool) and any(k in rule for k in ("min", "max", "port")):
         bad("a number, not a boolean")
         return errors
@@ -120,9 +124,6 @@ def check(name: str, value: Any, rule: dict[str, Any], secret: bool = False) -> 
                 errors += check(f"{name}.{key}", item, fields[key] or {}, secret)
             else:
                 errors += check(f"{name}[{key!r}]", item, rule.get("values") or {}, secret)
-        return errors
-    if "items" in rule:  # a string such as "0,1" is not the list the rule is for
-        bad("a list")
         return errors
     if value is None:
         if not rule.get("none_ok"):

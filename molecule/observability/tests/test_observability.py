@@ -82,11 +82,13 @@ def test_node_exporter_serves_the_textfile_directory_the_validator_writes_to(nod
 def test_prometheus_scrapes_node_exporters_and_vllm_over_tls(mon: Any) -> None:
     found = wait_for(lambda: (t := targets(mon)) and all(x["health"] == "up" for x in t.values()) and t,
                      90, "every target up")
-    assert set(found) == {("node", "obs-mon"), ("node", "obs-node"), ("vllm", "obs-node")}
+    assert set(found) == {("node", "obs-mon"), ("node", "obs-node"), ("vllm", "obs-node"), ("vllm", "obs-node/embed")}
     assert found[("vllm", "obs-node")]["scrapeUrl"] == "https://obs-node:443/metrics"
+    # The node's second model (vllm_instances) on its own proxy port.
+    assert found[("vllm", "obs-node/embed")]["scrapeUrl"] == "https://obs-node:8444/metrics"
     assert found[("node", "obs-node")]["labels"]["gpu_node"] == "true"
     series = api(mon, "query?query=vllm:num_requests_running")["result"]
-    assert [s["metric"]["instance"] for s in series] == ["obs-node"]
+    assert sorted(s["metric"]["instance"] for s in series) == ["obs-node", "obs-node/embed"]
 
 
 def test_every_rule_of_the_template_is_loaded(mon: Any) -> None:
