@@ -129,7 +129,7 @@ LOAD_SH = (
     "code=$(curl -sk -m 30 -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer " + KEY + "' "
     "-H 'Content-Type: application/json' "
     f"-d '{{\"model\":\"{MODEL}\",\"prompt\":\"x\",\"max_tokens\":2}}' https://127.0.0.1/v1/completions); "
-    "echo $code >> /tmp/load.log; sleep 0.2; done\n"
+    "echo $code >> /tmp/load.log; sleep 1; done\n"
 )
 
 
