@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_FORCE_COLOR := false
 export PY_COLORS := 0
 
-.PHONY: deps venv images cache netcheck lint docs check test demo demo-clean clean
+.PHONY: deps venv images hosts-and-venv cache netcheck lint docs check test demo demo-clean clean
 
 deps:
 	@dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { \
@@ -54,8 +54,12 @@ docs: venv
 check: deps venv
 	$(VENV)/bin/pytest -m 'not molecule' -n 2 --dist worksteal
 
+# The venv (from PyPI) and the images (from Debian) are made side by side on a fresh machine.
+hosts-and-venv: deps
+	$(MAKE) --no-print-directory -j2 venv images
+
 # Two workers on 2 cores: Molecule scenarios mostly wait (apt, reboots, timeouts), so they overlap well.
-test: deps venv images cache netcheck
+test: hosts-and-venv cache netcheck
 	$(VENV)/bin/pytest -n 2 --dist worksteal
 
 # The whole product on two local hosts; the GPU node's driver, vLLM and GPU are STAND-INs.

@@ -23,5 +23,8 @@ build() {  # suite tag
     "$tmp/rootfs.tar" "$tag"
   rm -rf "$tmp"
 }
-build bookworm localhost/debian12-systemd:latest
-build trixie localhost/debian13-systemd:latest
+# Side by side: each build mostly waits on the mirror and on dpkg in its own chroot.
+build bookworm localhost/debian12-systemd:latest & d12=$!
+build trixie localhost/debian13-systemd:latest & d13=$!
+wait "$d12"
+wait "$d13"

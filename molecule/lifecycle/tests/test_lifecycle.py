@@ -96,10 +96,12 @@ def recap(out: str) -> dict[str, dict[str, int]]:
 
 
 def snapshot(name: str) -> str:
-    """Installed packages and every file's checksum under /etc and /opt: what a change would touch."""
+    """Installed packages, every file's checksum under /etc, and every file's size and mtime under
+    /opt (its venvs hold thousands of files; a role writing one changes its mtime)."""
     return ssh_host(name).check_output(
         "dpkg-query -W -f='${Package} ${Version}\\n'; "
-        "find /etc /opt -xdev -type f -print0 | sort -z | xargs -0 md5sum")
+        "find /etc -xdev -type f -print0 | sort -z | xargs -0 md5sum; "
+        "find /opt -xdev -type f -printf '%p %s %m %T@\\n' | sort")
 
 
 def run_scheduled_rollout(name: str) -> tuple[int, str]:
