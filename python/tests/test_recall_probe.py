@@ -1,5 +1,6 @@
 """recall-probe's pure logic and argument errors (the real-database checks are in the Molecule
-scenario recall_probe, which compares the probe's value with a recall it computes itself)."""
+scenario postgresql, host rp-db, which compares the probe's value with a recall it computes
+itself)."""
 
 from __future__ import annotations
 

@@ -1,17 +1,13 @@
-"""The recall probe on a real PostgreSQL + pgvector host: its recall@10 equals the one this test
-computes itself over the same sampled rows, with its own index and exact queries."""
+"""The recall probe on a real PostgreSQL + pgvector host (rp-db, the scenario's small-HNSW database
+host): its recall@10 equals the one this test computes itself over the same sampled rows, with its
+own index and exact queries."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 
-import testinfra.utils.ansible_runner
-
-HOSTS = testinfra.utils.ansible_runner.AnsibleRunner(
-    os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("databases")
-testinfra_hosts = HOSTS
+testinfra_hosts = ["rp-db"]
 PROM = "/var/lib/prometheus/node-exporter/colostack_pgvector_recall.prom"
 PROBE = ("/usr/local/bin/colostack recall-probe "
          "--dsn 'host=/var/run/postgresql user=postgres dbname=colostack' --sample 25")
