@@ -259,12 +259,14 @@ BAD_VARIABLES = [
     ({"postgresql_hba_allowed_cidrs": ["10.89.0.0/24", "0.0.0.0/0"]}, (), "postgresql_hba_allowed_cidrs"),
     ({"postgresql_hba_allowed_cidrs": ["::0/0"]}, (), "postgresql_hba_allowed_cidrs"),
     ({}, ("postgresql_app_password",), "postgresql_app_password"),
+    # The role's own floor: Debian 13's pgvector 0.8.0 predates the HNSW vacuum fix.
+    ({}, ("postgresql_pgvector_min_version",), "postgresql_pgvector_min_version"),
 ]
 
 
 @pytest.mark.parametrize(("extra", "drop", "name"), BAD_VARIABLES, ids=[
     "dimension-0", "dimension-20000", "unknown-index-method", "negative-lists", "malformed-cidr", "any-address-ipv4",
-    "any-address-ipv6", "missing-password"])
+    "any-address-ipv6", "missing-password", "pgvector-0.8.0-below-the-default-floor"])
 def test_bad_variable_fails_validation_before_any_change(
     host: Any, tmp_path: Path, extra: dict[str, Any], drop: tuple[str, ...], name: str
 ) -> None:
@@ -289,6 +291,8 @@ def test_rows_survive_reconverge_with_new_tuning_and_index_params(host: Any, tmp
     run = run_role(tmp_path, {"postgresql_shared_buffers_mb": 256, "postgresql_work_mem_mb": 24,
                               "postgresql_hnsw_m": 24, "postgresql_hnsw_ef_construction": 96})
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    # The scenario accepts Debian 13's pgvector 0.8.0 below the floor: every run says so.
+    assert "WARNING: postgresql_pgvector_min_version is 0.8.0: pgvector before 0.8.3 can corrupt" in " ".join(run.stdout.split())
 
     assert ok(count_sql) == ["300"]
     assert ok("SELECT count(*) FROM document_embeddings;") == total_before
