@@ -16,7 +16,7 @@ module: haproxy_traffic
 short_description: Count requests, errors and the p95 latency HAProxy logged since a time
 description:
   - Reads HAProxy's access log (option httplog, sent to the journal through /dev/log) since a Unix
-    time and sums it per backend. HAProxy's own statistics carry averages only, so the p95 comes
+    time and sums it over the backends not excluded. HAProxy's own statistics carry averages only, so the p95 comes
     from the log's per-request total time (Ta).
   - An error is a 5xx answer, a 429 (the gateway's queue is full) or a request the gateway could
     not answer at all (status -1). Read-only.
