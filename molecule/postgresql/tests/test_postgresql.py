@@ -301,3 +301,25 @@ def test_rows_survive_reconverge_with_new_tuning_and_index_params(host: Any, tmp
     indexdef = superuser_sql(host, "SELECT pg_get_indexdef('document_embeddings_embedding_idx'::regclass)")
     assert "WITH (m='24', ef_construction='96')" in indexdef
     knn_roundtrip(seed=4321, tag=f"after-{uuid.uuid4().hex[:8]}")
+
+
+def test_ivfflat_lists_from_rows_probes_in_pooled_sessions_and_reindex_from_the_timer(host: Any, tmp_path: Path) -> None:
+    """The last test on postgresql-d13: it leaves the index ivfflat. lists = 50000 rows / 1000,
+    probes = round(sqrt(50)); the maintenance unit rebuilds the index (REINDEX CONCURRENTLY)."""
+    total_before = ok("SELECT count(*) FROM document_embeddings;")
+    run = run_role(tmp_path, {"postgresql_index_method": "ivfflat", "postgresql_ivfflat_expected_rows": 50000,
+                              "postgresql_maintenance_reindex": True})
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    indexdef = superuser_sql(host, "SELECT pg_get_indexdef('document_embeddings_embedding_idx'::regclass)")
+    assert "USING ivfflat (embedding vector_cosine_ops) WITH (lists='50')" in indexdef
+    assert ok("SHOW ivfflat.probes;") == ["7"]  # through pgbouncer: the server default reaches pooled sessions
+    assert ok("SELECT count(*) FROM document_embeddings;") == total_before
+
+    filenode = "SELECT pg_relation_filenode('document_embeddings_embedding_idx')"
+    before = superuser_sql(host, filenode)
+    run_unit = host.run("systemctl start colostack-pg-maintenance.service")
+    assert run_unit.rc == 0, run_unit.stderr
+    assert superuser_sql(host, filenode) != before  # rebuilt: a new file under the same name
+    assert superuser_sql(host, "SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                               "'document_embeddings_embedding_idx'::regclass") == "t"
+    knn_roundtrip(seed=777, tag=f"ivf-{uuid.uuid4().hex[:8]}")
