@@ -323,3 +323,33 @@ def test_ivfflat_lists_from_rows_probes_in_pooled_sessions_and_reindex_from_the_
     assert superuser_sql(host, "SELECT indisvalid FROM pg_index WHERE indexrelid = "
                                "'document_embeddings_embedding_idx'::regclass") == "t"
     knn_roundtrip(seed=777, tag=f"ivf-{uuid.uuid4().hex[:8]}")
+
+
+def test_hybrid_search_fuses_full_text_and_vector_ranks(host: Any, tmp_path: Path) -> None:
+    """postgresql_hybrid_search on the live table (back to HNSW): B is the query vector itself, C is
+    next to it and has the query's word, A has the word twice and a far vector. Only C is in both
+    rankings, so reciprocal rank fusion puts it first; A and B follow with one list's score each."""
+    total_before = ok("SELECT count(*) FROM document_embeddings;")
+    run = run_role(tmp_path, {"postgresql_hybrid_search": True})
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    assert ok("SELECT count(*) FROM document_embeddings WHERE content_tsv IS NOT NULL;") == total_before
+    again = run_role(tmp_path, {"postgresql_hybrid_search": True})
+    assert re.search(r"postgresql-d13\s+: ok=\d+\s+changed=0 ", again.stdout), again.stdout[-3000:]
+
+    word = f"zq{uuid.uuid4().hex[:10]}"
+    rng = random.Random(99)
+    query = [rng.gauss(0.0, 1.0) for _ in range(DIM)]
+    near = [x + rng.gauss(0.0, 0.01) for x in query]
+    far = [rng.gauss(0.0, 1.0) for _ in range(DIM)]
+    ok("INSERT INTO document_embeddings (content, embedding) VALUES "
+       f"('{word} {word} hybrid-A', '{vec(far)}'), ('plain hybrid-B', '{vec(query)}'), ('{word} hybrid-C', '{vec(near)}');")
+    out = remote_psql(f"SELECT d.content || '|' || h.score FROM hybrid_search('{word}', '{vec(query)}', 3) AS h "
+                      "JOIN document_embeddings AS d USING (id) ORDER BY h.score DESC, d.content;")
+    assert out.returncode == 0, out.stderr
+    contents = [line.rsplit("|", 1)[0] for line in out.stdout.strip().splitlines()]
+    scores = [float(line.rsplit("|", 1)[1]) for line in out.stdout.strip().splitlines()]
+    assert contents[0] == f"{word} hybrid-C"
+    assert set(contents[1:]) == {f"{word} {word} hybrid-A", "plain hybrid-B"}
+    # C: vector rank 2, full-text rank 1 or 2; A and B: one list each, rank 1 or 2.
+    assert any(abs(scores[0] - (1 / 62 + 1 / (60 + r))) < 1e-9 for r in (1, 2))
+    assert all(any(abs(s - 1 / (60 + r)) < 1e-9 for r in (1, 2)) for s in scores[1:])
