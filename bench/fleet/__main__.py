@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import importlib.util
 import json
 import os
 import re
@@ -45,6 +46,12 @@ from pathlib import Path
 from types import FrameType
 
 from bench.testhost import ENV, REPO, TestHost, children_cpu, connection_vars, sh
+
+_spec = importlib.util.spec_from_file_location("build_repo", REPO / "tests/fixtures/nvidia_repo_standin/build_repo.py")
+assert _spec and _spec.loader
+build_repo = importlib.util.module_from_spec(_spec)
+sys.modules["build_repo"] = build_repo  # its dataclasses look their module up there
+_spec.loader.exec_module(build_repo)
 
 PLAYBOOK = REPO / "bench" / "fleet" / "converge.yml"
 ROLLOUT = REPO / "playbooks" / "rolling_driver_update.yml"
@@ -107,6 +114,7 @@ def group_vars(report: Path, wheelhouse: str = "") -> dict[str, object]:
         "nvidia_driver_source": "cuda_repo",
         "nvidia_driver_cuda_repo_url": "http://127.0.0.1:8088/",
         "nvidia_driver_cuda_repo_key_url": "http://127.0.0.1:8088/standin-archive-key.asc",
+        "nvidia_driver_cuda_repo_key_fingerprint": build_repo.STANDIN_KEY_FINGERPRINT,  # the role pins it now
         "nvidia_driver_nvswitch": "present",
         "nvidia_driver_missing_headers": "warn",
         "colostack_runtime_build_dir": str(REPO / ".cache" / "colostack_runtime"),
