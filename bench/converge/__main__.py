@@ -37,7 +37,8 @@ def main() -> int:
     runs: dict[str, tuple[Run, Run]] = {}
     extra: dict[str, object] = {
         "postgresql_app_password": secrets.token_urlsafe(18),
-        "postgresql_listen_addresses": ["*"]}
+        "postgresql_listen_addresses": ["*"],
+        "postgresql_pgvector_min_version": "0.8.0"}  # Debian 13's pgvector, as the test hosts accept it
     try:
         for h in [floor_host, *hosts.values()]:
             h.start()
