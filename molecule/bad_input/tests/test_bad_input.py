@@ -5,7 +5,7 @@ includes the role (its entry point, with the role's good values and the one bad 
 that lets the run go on. The json callback's task list is then read row by row: a row counts as
 refused when its first failed task names the variable and no task before it reported a change.
 Per role a control row (good values only, the role's assert tasks) must pass, so a refusal is the
-bad value's doing. The host's packages and files are compared before and after the run.
+bad value's doing; so must one per context (more good values, for the variables of a mode). The host's packages and files are compared before and after the run.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def rows() -> list[dict[str, Any]]:
     for role, spec in TABLE.items():
         good = spec.get("good") or {}
         out.append({"role": role, "var": None, "vars": good, "entry": "assert", "owner": None})
+        # A context: more good values a mode's variables are checked in (postgresql_ha: patroni).
+        contexts = spec.get("contexts") or {}
+        for context in contexts.values():
+            out.append({"role": role, "var": None, "vars": {**good, **context["vars"]}, "entry": "assert",
+                        "owner": None})
         bad = [(None, var, values) for var, values in (spec.get("bad") or {}).items()]
         bad += [(owner, var, values) for owner, table in (spec.get("pending") or {}).items()
                 for var, values in table.items()]
@@ -51,7 +56,8 @@ def rows() -> list[dict[str, Any]]:
             # A variable of another entry point (postgresql's schema_sql) is tried through that one.
             entry = (spec.get("entries") or {}).get(var, spec.get("entry", "main"))
             for value in values:
-                out.append({"role": role, "var": var, "vars": {**good, var: value},
+                context = next((c["vars"] for c in contexts.values() if var in c["for"]), {})
+                out.append({"role": role, "var": var, "vars": {**good, **context, var: value},
                             "entry": entry, "owner": owner})
     return out
 
