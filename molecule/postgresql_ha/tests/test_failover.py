@@ -148,7 +148,11 @@ def run_fault(fault: str, sync: bool) -> dict[str, Any]:
     outage = max(b - a for a, b in itertools.pairwise(times))
     present = {int(v) for v in app_sql("SELECT id FROM failover_probe").split()}
     # The old leader is back as a streaming replica on the new timeline, with no manual step.
-    new_leader = wait_for(f"{leader} rejoining as a replica", lambda: cluster_leader(sync, avoid=leader), 180, 2)
+    try:
+        new_leader = wait_for(f"{leader} rejoining as a replica", lambda: cluster_leader(sync, avoid=leader), 180, 2)
+    except AssertionError as error:  # what Patroni said on the old leader, for the log
+        journal = ssh(leader, "journalctl -u patroni --no-pager -q | tail -40").stdout
+        raise AssertionError(f"{error}\n{members(next(m for m in MEMBERS if m != leader))}\n{journal}") from None
     rejoined = next(r for r in members(new_leader) if r["Member"] == leader)
     rewound = "pg_rewind" in ssh(leader, "journalctl -u patroni --no-pager -q | tail -400").stdout
     result = {"mode": "synchronous" if sync else "asynchronous", "fault": fault, "old_leader": leader,
