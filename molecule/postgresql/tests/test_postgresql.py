@@ -51,9 +51,10 @@ def remote_psql(
     password: str = PASSWORD,
     user: str = "colostack_app",
     client: str = CLIENT,
+    db: str = "colostack",
 ) -> subprocess.CompletedProcess[str]:
     """Run SQL with psql on a client host (by default the allowed one) against the database host."""
-    conninfo = f"host={DB_HOST} port={port} dbname=colostack user={user} sslmode={sslmode} connect_timeout=10"
+    conninfo = f"host={DB_HOST} port={port} dbname={db} user={user} sslmode={sslmode} connect_timeout=10"
     cmd = ["ssh", "-F", SSH_CONFIG, client, "env", f"PGPASSWORD={password}",
            "psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", shlex.quote(conninfo)]
     return subprocess.run(cmd, input=sql, capture_output=True, text=True, timeout=300, check=False)
@@ -107,8 +108,8 @@ def knn_roundtrip(seed: int, tag: str) -> None:
     assert out.stdout.strip().splitlines()[-1] == f"{tag}-{expected}"
 
 
-def superuser_sql(host: Any, sql: str) -> str:
-    cmd = host.run("runuser -u postgres -- psql -X -At -d colostack -c %s", sql)
+def superuser_sql(host: Any, sql: str, db: str = "colostack") -> str:
+    cmd = host.run("runuser -u postgres -- psql -X -At -d %s -c %s", db, sql)
     assert cmd.rc == 0, cmd.stderr
     return str(cmd.stdout).strip()
 
@@ -353,3 +354,33 @@ def test_hybrid_search_fuses_full_text_and_vector_ranks(host: Any, tmp_path: Pat
     # C: vector rank 2, full-text rank 1 or 2; A and B: one list each, rank 1 or 2.
     assert any(abs(scores[0] - (1 / 62 + 1 / (60 + r))) < 1e-9 for r in (1, 2))
     assert all(any(abs(s - 1 / (60 + r)) < 1e-9 for r in (1, 2)) for s in scores[1:])
+
+
+def test_halfvec_column_and_hnsw_index_beyond_the_vector_limit(host: Any, tmp_path: Path) -> None:
+    """halfvec(3000), past the 2000 dimensions an HNSW index on vector allows, in a database of its
+    own (the role refuses to change an existing column's type): the role makes the column and a
+    halfvec_cosine_ops index, pgbouncer serves the new database, and a KNN query through it uses the
+    index and finds the nearest of 40 random rows. The scenario's database is converged back after."""
+    dim, db = 3000, "colostack_half"
+    try:
+        run = run_role(tmp_path, {"postgresql_app_db": db, "postgresql_embedding_type": "halfvec",
+                                  "postgresql_embedding_dimension": dim})
+        assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+        assert superuser_sql(host, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                                   "'document_embeddings'::regclass AND attname = 'embedding'", db) == f"halfvec({dim})"
+        assert "USING hnsw (embedding halfvec_cosine_ops)" in superuser_sql(
+            host, "SELECT pg_get_indexdef('document_embeddings_embedding_idx'::regclass)", db)
+        rng = random.Random(3000)
+        vectors = [[rng.gauss(0.0, 1.0) for _ in range(dim)] for _ in range(40)]
+        inserted = remote_psql(insert_sql("half", vectors), db=db)
+        assert inserted.returncode == 0, inserted.stderr
+        target = rng.randrange(len(vectors))
+        query = [x + rng.gauss(0.0, 0.1) for x in vectors[target]]
+        expected = min(range(len(vectors)), key=lambda i: cosine_distance(vectors[i], query))
+        out = remote_psql(nearest_sql(query), db=db)
+        assert out.returncode == 0, out.stderr
+        assert "Index Scan using document_embeddings_embedding_idx" in out.stdout
+        assert out.stdout.strip().splitlines()[-1] == f"half-{expected}"
+    finally:  # pytest runs the tests without a host after this one: they expect the scenario's database
+        back = run_role(tmp_path, {})
+        assert back.returncode == 0, (back.stdout + back.stderr)[-4000:]
