@@ -12,10 +12,11 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / ".artifacts"
 
 
-def run_logged(cmd: list[str], name: str, cwd: Path = REPO, timeout: int = 3600) -> tuple[int, str]:
+def run_logged(cmd: list[str], name: str, cwd: Path = REPO, timeout: int = 3600,
+               **extra_env: str) -> tuple[int, str]:
     """Run a command, keep its full log under .artifacts/, return (exit code, output)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", PY_COLORS="0", NO_COLOR="1")
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", PY_COLORS="0", NO_COLOR="1", **extra_env)
     proc = subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
