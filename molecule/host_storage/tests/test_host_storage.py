@@ -24,10 +24,11 @@ LAYOUT = {"pgdata": ("/var/lib/postgresql", "xfs", "a", "none"),
           "models": ("/srv/models", "ext4", "b", "mq-deadline")}
 
 
-def converge(tmp_path: Path, *flags: str, extra: list[dict[str, Any]] | None = None) -> subprocess.CompletedProcess[str]:
+def converge(tmp_path: Path, *flags: str, extra: list[dict[str, Any]] | None = None,
+             volumes: list[dict[str, Any]] = VOLUMES) -> subprocess.CompletedProcess[str]:
     """The scenario's converge playbook, as molecule runs it; extra volumes after the scenario's."""
     extra_vars = tmp_path / "volumes.json"
-    extra_vars.write_text(json.dumps({"host_storage_volumes": VOLUMES + (extra or [])}))
+    extra_vars.write_text(json.dumps({"host_storage_volumes": volumes + (extra or [])}))
     return subprocess.run(["ansible-playbook", str(SCENARIO / "converge.yml"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
                            "-e", f"@{extra_vars}", *flags],
                           capture_output=True, text=True, timeout=600, check=False, cwd=REPO)
@@ -70,10 +71,16 @@ def test_volume_is_mounted_by_uuid_with_its_label_type_and_options(host, name):
     assert wanted in fstab, fstab
 
 
-def test_a_volume_root_gets_its_owner_and_mode(host):
+def test_a_volume_root_gets_the_owner_given_and_keeps_one_a_package_set(host, tmp_path):
     root = host.file("/srv/models")
     assert (root.user, root.group, root.mode) == ("nobody", "nogroup", 0o750)
-    assert host.file("/var/lib/postgresql").user == "root"
+    assert host.file("/var/lib/postgresql").user == "root"  # as mkfs made it: no owner given
+    host.check_output("chown nobody:nogroup /var/lib/postgresql")  # as postgresql-common does for postgres
+    try:
+        assert recap(converge(tmp_path))["changed"] == 0
+        assert host.file("/var/lib/postgresql").user == "nobody"
+    finally:
+        host.check_output("chown root:root /var/lib/postgresql")
 
 
 def test_io_scheduler_is_set_and_set_again_by_its_boot_unit(host):
@@ -115,25 +122,34 @@ def test_unmounted_volumes_are_mounted_again_with_their_data_never_formatted_aga
 
 def test_drives_holding_what_the_role_did_not_make_are_refused_before_any_change(host, tmp_path):
     host.check_output("mkdir -p /srv/old && echo precious > /srv/old/data")
-    before = {x: probe(host, x) for x in "cde"}
-    fstab = host.file("/etc/fstab").content_string
-    run = converge(tmp_path, extra=[
-        {"name": "scratch", "devices": [DISK.format("c")], "mount": "/srv/scratch"},
-        {"name": "parted", "devices": [DISK.format("d")], "mount": "/srv/parted"},
-        {"name": "fresh", "devices": [DISK.format("e")], "mount": "/srv/old"},
-        {"name": "ghost", "devices": ["/dev/colostack-test/disk-z"], "mount": "/srv/ghost"},
-    ])
-    assert run.returncode != 0
-    out = run.stdout
-    assert re.search(r"host_storage_volumes\[scratch\]: /dev/colostack-test/disk-c holds [^;]*TYPE=ext4", out), out[-3000:]
-    assert "LABEL=foreign" in out
-    assert re.search(r"host_storage_volumes\[parted\]: /dev/colostack-test/disk-d holds [^;]*PTTYPE=gpt", out)
-    assert "host_storage_volumes[fresh]: /srv/old already holds files" in out
-    assert "host_storage_volumes[ghost]: /dev/colostack-test/disk-z is not a block device" in out
-    assert {x: probe(host, x) for x in "cde"} == before and before["e"] == ""
-    assert host.file("/etc/fstab").content_string == fstab
-    assert host.file("/srv/old/data").content_string == "precious\n"
-    assert not host.file("/srv/scratch").exists and not host.file("/srv/parted").exists
+    host.check_output("mkdir -p /srv/tmp && mount -t tmpfs tmpfs /srv/tmp")
+    try:
+        before = {x: probe(host, x) for x in "acdef"}
+        fstab = host.file("/etc/fstab").content_string
+        changed_type = [{**v, "fstype": "ext4"} if v["name"] == "pgdata" else v for v in VOLUMES]
+        run = converge(tmp_path, volumes=changed_type, extra=[
+            {"name": "scratch", "devices": [DISK.format("c")], "mount": "/srv/scratch"},
+            {"name": "parted", "devices": [DISK.format("d")], "mount": "/srv/parted"},
+            {"name": "fresh", "devices": [DISK.format("e")], "mount": "/srv/old"},
+            {"name": "overmount", "devices": [DISK.format("f")], "mount": "/srv/tmp"},
+            {"name": "ghost", "devices": ["/dev/colostack-test/disk-z"], "mount": "/srv/ghost"},
+        ])
+        assert run.returncode != 0
+        out = run.stdout
+        assert re.search(r"host_storage_volumes\[scratch\]: /dev/colostack-test/disk-c holds [^;]*TYPE=ext4", out), out[-3000:]
+        assert "LABEL=foreign" in out
+        assert re.search(r"host_storage_volumes\[parted\]: /dev/colostack-test/disk-d holds [^;]*PTTYPE=gpt", out)
+        assert "host_storage_volumes[fresh]: /srv/old already holds files" in out
+        assert "host_storage_volumes[overmount]: /srv/tmp is already a mount point of another filesystem" in out
+        assert "host_storage_volumes[ghost]: /dev/colostack-test/disk-z is not a block device" in out
+        assert ("host_storage_volumes[pgdata]: /dev/colostack-test/disk-a holds this volume's xfs filesystem, "
+                "but fstype is ext4") in out
+        assert {x: probe(host, x) for x in "acdef"} == before and before["e"] == before["f"] == ""
+        assert host.file("/etc/fstab").content_string == fstab
+        assert host.file("/srv/old/data").content_string == "precious\n"
+        assert not host.file("/srv/scratch").exists and not host.file("/srv/parted").exists
+    finally:
+        host.run("umount /srv/tmp")
 
 
 def test_check_mode_reports_a_new_volume_and_leaves_its_drive_blank(host, tmp_path):
