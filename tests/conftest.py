@@ -35,7 +35,7 @@ def tail(text: str, lines: int = 80) -> str:
 SCENARIO_MINUTES = {
     "rolling_faults": 39, "lifecycle": 36, "vllm": 12, "postgresql": 12, "bad_input": 7.5, "postgresql_ha": 7,
     "cost_agent": 7, "nvidia_stack": 5.5, "observability": 5, "control_node": 5,
-    "site": 4.5, "gpu_validate": 4.5, "check_mode": 4.5, "colostack_runtime": 3.5, "host_storage": 3, "nvidia_distro": 2.5,
+    "site": 4.5, "gpu_validate": 4.5, "check_mode": 4.5, "colostack_runtime": 3.5, "host_storage": 3, "pgvector_upgrade": 4, "nvidia_distro": 2.5,
 }
 
 
