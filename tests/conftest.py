@@ -33,7 +33,7 @@ def tail(text: str, lines: int = 80) -> str:
 # 2026-12-02; postgresql, which took in recall_probe, measured beside vllm the same day: 10.6-11.2,
 # where the two apart took 6.4 + 6.6; vllm with its routing tests, 13 beside postgresql); only their order matters. Unknown scenarios count as 5.
 SCENARIO_MINUTES = {
-    "rolling_faults": 39, "lifecycle": 36, "vllm": 12, "postgresql": 12, "bad_input": 7.5, "postgresql_ha": 7,
+    "rolling_faults": 39, "lifecycle": 36, "vllm": 12, "postgresql": 12, "bad_input": 7.5, "postgresql_ha": 9,
     "cost_agent": 7, "nvidia_stack": 5.5, "observability": 5, "control_node": 5,
     "site": 4.5, "gpu_validate": 4.5, "check_mode": 4.5, "colostack_runtime": 3.5, "host_storage": 3, "pgvector_upgrade": 4, "nvidia_distro": 2.5,
 }

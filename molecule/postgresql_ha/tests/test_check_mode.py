@@ -11,7 +11,7 @@ from pathlib import Path
 
 SCENARIO = Path(__file__).resolve().parent.parent
 EPHEMERAL = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
-MEMBERS = ("pg-ha-1", "pg-ha-2", "pg-ha-3")
+MEMBERS = ("pg-ha-1", "pg-ha-2", "pg-ha-3", "pg-ha-backup")  # the repository host too
 
 
 def recap(stdout: str, host: str) -> dict[str, int]:

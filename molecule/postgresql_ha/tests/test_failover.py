@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import re
 import shlex
 import subprocess
 import time
@@ -188,22 +187,3 @@ def test_asynchronous_mode_fails_over_and_reports_what_it_lost(tmp_path: Path) -
     assert result["failover_s"] < BOUND_S["sigkill"], result
     assert result["new_leader"] != result["old_leader"], result
     # What was in flight without a synchronous standby may be lost: reported (REPORT), not asserted.
-
-
-def test_backups_of_a_patroni_member_are_refused_before_any_change(tmp_path: Path) -> None:
-    """pgBackRest's database mode restarts postgresql@ (which must never run under Patroni) and does not
-    follow the leader: until that is wired, the role refuses a Patroni member, naming the variable."""
-    playbook = tmp_path / "backup.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Apply pgbackrest to a Patroni member", "hosts": MEMBERS[0],
-                                         "roles": ["pgbackrest"]}]))
-    values = {**VARS, "pgbackrest_repo_host": CLIENT, "pgbackrest_ca_cert_src": "/nonexistent/ca.crt",
-              "pgbackrest_ca_key_src": "/nonexistent/ca.key"}
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(REPO / "roles"), ANSIBLE_FORCE_COLOR="false", NO_COLOR="1")
-    before = ssh(MEMBERS[0], "ls /etc/pgbackrest 2>&1; systemctl is-enabled pgbackrest 2>&1").stdout
-    proc = subprocess.run(["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook),
-                           "-e", json.dumps(values)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
-    assert proc.returncode != 0
-    assert "Patroni member" in proc.stdout and "pgbackrest_repo_host" in proc.stdout, proc.stdout[-3000:]
-    assert re.search(r"pg-ha-1\s+: ok=\d+\s+changed=0 ", proc.stdout), proc.stdout[-2000:]
-    assert ssh(MEMBERS[0], "ls /etc/pgbackrest 2>&1; systemctl is-enabled pgbackrest 2>&1").stdout == before
