@@ -29,13 +29,14 @@ def tail(text: str, lines: int = 80) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-# Minutes each Molecule scenario took in a full `make test` on the 2-core machine (run of
-# 2026-12-02; postgresql, which took in recall_probe, measured beside vllm the same day: 10.6-11.2,
-# where the two apart took 6.4 + 6.6; vllm with its routing tests, 13 beside postgresql); only their order matters. Unknown scenarios count as 5.
+# Minutes each Molecule scenario took in a full `make test` on the 2-core machine (two at a time;
+# run of 2026-12-02, less what 2026-12-03's cheaper destroy and rolling_faults reconnect wait saved).
+# They split the scenarios into the two workers' halves. Unknown scenarios count as 5.
 SCENARIO_MINUTES = {
-    "rolling_faults": 39, "lifecycle": 36, "vllm": 12, "postgresql": 12, "bad_input": 7.5, "postgresql_ha": 9,
-    "cost_agent": 7, "nvidia_stack": 5.5, "observability": 5, "control_node": 5,
-    "site": 4.5, "gpu_validate": 4.5, "check_mode": 4.5, "colostack_runtime": 3.5, "host_storage": 3, "pgvector_upgrade": 4, "nvidia_distro": 2.5,
+    "rolling_faults": 16.5, "lifecycle": 15, "postgresql_ha": 12.5, "postgresql": 9, "vllm": 6,
+    "bad_input": 5.5, "nvidia_stack": 3.5, "cost_agent": 3, "observability": 2.2, "control_node": 2.1,
+    "pgvector_upgrade": 2, "check_mode": 1.8, "site": 1.6, "gpu_validate": 1.5, "host_storage": 1,
+    "colostack_runtime": 0.9, "nvidia_distro": 0.6,
 }
 
 
