@@ -97,6 +97,8 @@ def test_table_size_is_reported(capsys: pytest.CaptureFixture[str]):
     ({"fields": {"a": {}}}, {"b": 1}), ({"keys": {"regex": "[a-z]+"}}, {"A": 1}),
     ({"valid_regex": True}, "(a"), ({"number_or_percent": True}, "0%"), ({"number_or_percent": True}, "101%"),
     ({"forbid": ";"}, "a;b"),
+    # Extra vars arrive as strings: the number they spell is checked.
+    ({"min": 60, "max": 7200}, "30"), ({"port": True}, "70000"), ({"min": 1}, "-1"),
 ])
 def test_the_checker_refuses_and_names_the_variable(rule: dict[str, Any], value: Any):
     errors = checker.check("some_var", value, rule)
@@ -111,7 +113,8 @@ def test_the_checker_refuses_and_names_the_variable(rule: dict[str, Any], value:
     ({"cidr": True, "any_address": True}, "0.0.0.0/0"), ({"url": ["https", "http"]}, "http://127.0.0.1:8088/"),
     ({"secret": True, "min_len": 16}, "Xk3vQ9pL2mW7rT5y"), ({"empty_ok": True, "abspath": True}, ""),
     ({"allow": ["*"], "host": True}, "*"), ({"number_or_percent": True, "min": 1}, "25%"),
-    ({"number_or_percent": True, "min": 1}, 2),
+    ({"number_or_percent": True, "min": 1}, 2), ({"min": 60, "max": 7200}, "900"), ({"port": True}, "443"),
+    ({"min": 0, "max": 1}, "0.5"),
 ])
 def test_the_checker_accepts_good_values(rule: dict[str, Any], value: Any):
     assert checker.check("some_var", value, rule) == []

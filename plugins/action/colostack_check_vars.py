@@ -37,6 +37,7 @@ _HOST = re.compile(r"\A(?=.{1,253}\Z)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?
 # and tutorials carry; a real secret never contains them.
 _PLACEHOLDERS = ("changeme", "replaceme", "placeholder", "yourpassword", "yoursecret", "example",
                  "passwordthisfile", "secretgoeshere", "todo", "fixme", "redacted", "notset")
+_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
 _PLACEHOLDER_EXACT = ("password", "secret", "admin", "root", "test", "default", "none", "null",
                       "token", "apikey", "key", "letmein", "qwerty")
 
@@ -91,6 +92,11 @@ def check(name: str, value: Any, rule: dict[str, Any], secret: bool = False) -> 
         return errors
     if isinstance(value, (int, float)) and "regex" in rule:  # a str option given as a number
         value = str(value)
+    # `-e name=30` arrives as a string; the argument spec converts it for the role, so the range
+    # must be checked on the number it spells, or any extra var would skip it.
+    if (isinstance(value, str) and any(k in rule for k in ("min", "max", "port"))
+            and "regex" not in rule and not rule.get("number_or_percent") and _NUMBER.fullmatch(value)):
+        return check(name, float(value) if "." in value else int(value), rule, secret)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if isinstance(value, float) and not math.isfinite(value):
             bad("a finite number")

@@ -148,7 +148,7 @@ def test_fabric_manager_missing_at_the_target_refuses_before_drain_and_changes_n
 
 def test_reboot_timeout_halts_then_a_rerun_resumes_the_host_once_it_is_back():
     boot_before = pid1_start("rf-reboot")
-    extra = ("-e", "rolling_update_reboot=always", "-e", "rolling_update_reboot_timeout=30",
+    extra = ("-e", "rolling_update_reboot=always", "-e", "rolling_update_reboot_timeout=60",
              "-e", "rolling_update_reconnect_timeout=5")
     run = rollout(B, "rf-reboot", *extra)
     assert run.returncode != 0
