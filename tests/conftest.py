@@ -30,13 +30,14 @@ def tail(text: str, lines: int = 80) -> str:
 
 
 # Minutes each Molecule scenario took in a full `make test` on the 2-core machine (two at a time;
-# run of 2026-12-02, less what 2026-12-03's cheaper destroy and rolling_faults reconnect wait saved).
-# They split the scenarios into the two workers' halves. Unknown scenarios count as 5.
+# run of 2026-12-03 at f731fc5, less what later changes saved: postgresql's three role runs fewer,
+# check_mode's idempotence step). They split the scenarios into the two workers' halves.
+# Unknown scenarios count as 5.
 SCENARIO_MINUTES = {
-    "rolling_faults": 16.5, "lifecycle": 15, "postgresql_ha": 12.5, "postgresql": 9, "vllm": 6,
-    "bad_input": 5.5, "nvidia_stack": 3.5, "cost_agent": 3, "observability": 2.2, "control_node": 2.1,
-    "pgvector_upgrade": 2, "check_mode": 1.8, "site": 1.6, "gpu_validate": 1.5, "host_storage": 1,
-    "colostack_runtime": 0.9, "nvidia_distro": 0.6,
+    "rolling_faults": 15.4, "lifecycle": 13.5, "postgresql_ha": 11, "postgresql": 6.5, "vllm": 5.1,
+    "bad_input": 3.9, "cost_agent": 2.6, "observability": 2.2, "pgvector_upgrade": 1.9, "nvidia_stack": 1.9,
+    "site": 1.7, "gpu_validate": 1.6, "control_node": 1.6, "check_mode": 1.1, "colostack_runtime": 1.4,
+    "host_storage": 1.1, "nvidia_distro": 0.8,
 }
 
 

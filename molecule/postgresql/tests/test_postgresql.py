@@ -22,6 +22,9 @@ import pytest
 import yaml
 
 testinfra_hosts = ["postgresql-d13"]
+# Every test takes the host, so they run in file order (pytest groups tests by testinfra's host
+# parameter): the checks of the converged host first, the re-converge runs after, halfvec last.
+pytestmark = pytest.mark.usefixtures("host")
 
 SCENARIO = Path(__file__).resolve().parent.parent
 REPO = SCENARIO.parent.parent
@@ -164,7 +167,7 @@ def test_table_has_the_seed_schema(host: Any) -> None:
     ))
     assert cols == (
         "id uuid, content text, embedding vector(1536), source_uri character varying(255), "
-        "metadata jsonb, created_at timestamp with time zone"
+        "metadata jsonb, created_at timestamp with time zone, content_tsv tsvector"  # the last: postgresql_hybrid_search
     )
     assert superuser_sql(host, "SELECT tableowner FROM pg_tables WHERE tablename = 'document_embeddings'") == "colostack_app"
 
@@ -304,38 +307,12 @@ def test_rows_survive_reconverge_with_new_tuning_and_index_params(host: Any, tmp
     knn_roundtrip(seed=4321, tag=f"after-{uuid.uuid4().hex[:8]}")
 
 
-def test_ivfflat_lists_from_rows_probes_in_pooled_sessions_and_reindex_from_the_timer(host: Any, tmp_path: Path) -> None:
-    """The last test on postgresql-d13: it leaves the index ivfflat. lists = 50000 rows / 1000,
-    probes = round(sqrt(50)); the maintenance unit rebuilds the index (REINDEX CONCURRENTLY)."""
-    total_before = ok("SELECT count(*) FROM document_embeddings;")
-    run = run_role(tmp_path, {"postgresql_index_method": "ivfflat", "postgresql_ivfflat_expected_rows": 50000,
-                              "postgresql_maintenance_reindex": True})
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    indexdef = superuser_sql(host, "SELECT pg_get_indexdef('document_embeddings_embedding_idx'::regclass)")
-    assert "USING ivfflat (embedding vector_cosine_ops) WITH (lists='50')" in indexdef
-    assert ok("SHOW ivfflat.probes;") == ["7"]  # through pgbouncer: the server default reaches pooled sessions
-    assert ok("SELECT count(*) FROM document_embeddings;") == total_before
-
-    filenode = "SELECT pg_relation_filenode('document_embeddings_embedding_idx')"
-    before = superuser_sql(host, filenode)
-    run_unit = host.run("systemctl start colostack-pg-maintenance.service")
-    assert run_unit.rc == 0, run_unit.stderr
-    assert superuser_sql(host, filenode) != before  # rebuilt: a new file under the same name
-    assert superuser_sql(host, "SELECT indisvalid FROM pg_index WHERE indexrelid = "
-                               "'document_embeddings_embedding_idx'::regclass") == "t"
-    knn_roundtrip(seed=777, tag=f"ivf-{uuid.uuid4().hex[:8]}")
-
-
-def test_hybrid_search_fuses_full_text_and_vector_ranks(host: Any, tmp_path: Path) -> None:
-    """postgresql_hybrid_search on the live table (back to HNSW): B is the query vector itself, C is
+def test_hybrid_search_fuses_full_text_and_vector_ranks(host: Any) -> None:
+    """postgresql_hybrid_search (on since the converge; the idempotence step re-ran it): every row,
+    including those the tests inserted since, has its tsvector. B is the query vector itself, C is
     next to it and has the query's word, A has the word twice and a far vector. Only C is in both
     rankings, so reciprocal rank fusion puts it first; A and B follow with one list's score each."""
-    total_before = ok("SELECT count(*) FROM document_embeddings;")
-    run = run_role(tmp_path, {"postgresql_hybrid_search": True})
-    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-    assert ok("SELECT count(*) FROM document_embeddings WHERE content_tsv IS NOT NULL;") == total_before
-    again = run_role(tmp_path, {"postgresql_hybrid_search": True})
-    assert re.search(r"postgresql-d13\s+: ok=\d+\s+changed=0 ", again.stdout), again.stdout[-3000:]
+    assert ok("SELECT count(*) FROM document_embeddings WHERE content_tsv IS NULL;") == ["0"]
 
     word = f"zq{uuid.uuid4().hex[:10]}"
     rng = random.Random(5150)  # a seed no other test inserts rows from: B's vector must be unique
@@ -356,31 +333,50 @@ def test_hybrid_search_fuses_full_text_and_vector_ranks(host: Any, tmp_path: Pat
     assert all(any(abs(s - 1 / (60 + r)) < 1e-9 for r in (1, 2)) for s in scores[1:])
 
 
+def test_ivfflat_lists_from_rows_probes_in_pooled_sessions_and_reindex_from_the_timer(host: Any, tmp_path: Path) -> None:
+    """It leaves the colostack database's index ivfflat. lists = 50000 rows / 1000,
+    probes = round(sqrt(50)); the maintenance unit rebuilds the index (REINDEX CONCURRENTLY)."""
+    total_before = ok("SELECT count(*) FROM document_embeddings;")
+    run = run_role(tmp_path, {"postgresql_index_method": "ivfflat", "postgresql_ivfflat_expected_rows": 50000,
+                              "postgresql_maintenance_reindex": True})
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    indexdef = superuser_sql(host, "SELECT pg_get_indexdef('document_embeddings_embedding_idx'::regclass)")
+    assert "USING ivfflat (embedding vector_cosine_ops) WITH (lists='50')" in indexdef
+    assert ok("SHOW ivfflat.probes;") == ["7"]  # through pgbouncer: the server default reaches pooled sessions
+    assert ok("SELECT count(*) FROM document_embeddings;") == total_before
+
+    filenode = "SELECT pg_relation_filenode('document_embeddings_embedding_idx')"
+    before = superuser_sql(host, filenode)
+    run_unit = host.run("systemctl start colostack-pg-maintenance.service")
+    assert run_unit.rc == 0, run_unit.stderr
+    assert superuser_sql(host, filenode) != before  # rebuilt: a new file under the same name
+    assert superuser_sql(host, "SELECT indisvalid FROM pg_index WHERE indexrelid = "
+                               "'document_embeddings_embedding_idx'::regclass") == "t"
+    knn_roundtrip(seed=777, tag=f"ivf-{uuid.uuid4().hex[:8]}")
+
+
 def test_halfvec_column_and_hnsw_index_beyond_the_vector_limit(host: Any, tmp_path: Path) -> None:
     """halfvec(3000), past the 2000 dimensions an HNSW index on vector allows, in a database of its
     own (the role refuses to change an existing column's type): the role makes the column and a
     halfvec_cosine_ops index, pgbouncer serves the new database, and a KNN query through it uses the
-    index and finds the nearest of 40 random rows. The scenario's database is converged back after."""
+    index and finds the nearest of 40 random rows. The last test on the host: pgbouncer then serves
+    colostack_half only."""
     dim, db = 3000, "colostack_half"
-    try:
-        run = run_role(tmp_path, {"postgresql_app_db": db, "postgresql_embedding_type": "halfvec",
-                                  "postgresql_embedding_dimension": dim})
-        assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
-        assert superuser_sql(host, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-                                   "'document_embeddings'::regclass AND attname = 'embedding'", db) == f"halfvec({dim})"
-        assert "USING hnsw (embedding halfvec_cosine_ops)" in superuser_sql(
-            host, "SELECT pg_get_indexdef('document_embeddings_embedding_idx'::regclass)", db)
-        rng = random.Random(3000)
-        vectors = [[rng.gauss(0.0, 1.0) for _ in range(dim)] for _ in range(40)]
-        inserted = remote_psql(insert_sql("half", vectors), db=db)
-        assert inserted.returncode == 0, inserted.stderr
-        target = rng.randrange(len(vectors))
-        query = [x + rng.gauss(0.0, 0.1) for x in vectors[target]]
-        expected = min(range(len(vectors)), key=lambda i: cosine_distance(vectors[i], query))
-        out = remote_psql(nearest_sql(query), db=db)
-        assert out.returncode == 0, out.stderr
-        assert "Index Scan using document_embeddings_embedding_idx" in out.stdout
-        assert out.stdout.strip().splitlines()[-1] == f"half-{expected}"
-    finally:  # pytest runs the tests without a host after this one: they expect the scenario's database
-        back = run_role(tmp_path, {})
-        assert back.returncode == 0, (back.stdout + back.stderr)[-4000:]
+    run = run_role(tmp_path, {"postgresql_app_db": db, "postgresql_embedding_type": "halfvec",
+                              "postgresql_embedding_dimension": dim})
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    assert superuser_sql(host, "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+                               "'document_embeddings'::regclass AND attname = 'embedding'", db) == f"halfvec({dim})"
+    assert "USING hnsw (embedding halfvec_cosine_ops)" in superuser_sql(
+        host, "SELECT pg_get_indexdef('document_embeddings_embedding_idx'::regclass)", db)
+    rng = random.Random(3000)
+    vectors = [[rng.gauss(0.0, 1.0) for _ in range(dim)] for _ in range(40)]
+    inserted = remote_psql(insert_sql("half", vectors), db=db)
+    assert inserted.returncode == 0, inserted.stderr
+    target = rng.randrange(len(vectors))
+    query = [x + rng.gauss(0.0, 0.1) for x in vectors[target]]
+    expected = min(range(len(vectors)), key=lambda i: cosine_distance(vectors[i], query))
+    out = remote_psql(nearest_sql(query), db=db)
+    assert out.returncode == 0, out.stderr
+    assert "Index Scan using document_embeddings_embedding_idx" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == f"half-{expected}"
