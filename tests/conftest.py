@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -17,12 +20,21 @@ def run_logged(cmd: list[str], name: str, cwd: Path = REPO, timeout: int = 3600,
     """Run a command, keep its full log under .artifacts/, return (exit code, output)."""
     ARTIFACTS.mkdir(exist_ok=True)
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", PY_COLORS="0", NO_COLOR="1", **extra_env)
+    before, start = _children_cpu(), time.monotonic()
     proc = subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
     out = proc.stdout + proc.stderr
     (ARTIFACTS / f"{name}.log").write_text(out)
+    # The controller's side of the run (every process it waited for: ansible-playbook, ssh, pytest).
+    (ARTIFACTS / f"{name}.cpu.json").write_text(json.dumps(
+        {"wall_s": round(time.monotonic() - start, 1), "controller_cpu_s": round(_children_cpu() - before, 1)}))
     return proc.returncode, out
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def tail(text: str, lines: int = 80) -> str:
@@ -69,3 +81,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     first, second = ([i for k in h for i in groups[k]] for h in halves)
     cut = max(0, len(items) // 2 - len(first))
     items[:] = first + quick[:cut] + second + quick[cut:]
+
+
+_STARTED = pytest.StashKey[float]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STARTED] = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Each scenario this run finished: wall time and the CPU seconds of the controller and of the
+    test hosts (molecule/shared/host_cpu.py, at destroy). On 2 cores the suite is CPU-bound, so the
+    CPU columns, not the wall time, say what a cut saves."""
+    started = config.stash.get(_STARTED, 0.0)
+    rows = []
+    for path in ARTIFACTS.glob("molecule-*.cpu.json") if ARTIFACTS.is_dir() else []:
+        if path.stat().st_mtime < started:
+            continue
+        scenario = path.name.removeprefix("molecule-").removesuffix(".cpu.json")
+        run = json.loads(path.read_text())
+        hosts = ARTIFACTS / f"host-cpu-{scenario}.json"
+        host_cpu = sum(json.loads(hosts.read_text()).values()) if hosts.exists() and hosts.stat().st_mtime >= started else None
+        rows.append((scenario, run["wall_s"], run["controller_cpu_s"], host_cpu))
+    if not rows:
+        return
+    terminalreporter.section("Molecule scenarios: wall and CPU seconds")
+    terminalreporter.line(f"{'scenario':<20} {'wall':>8} {'controller':>11} {'hosts':>8}")
+    for scenario, wall, ctl, host in sorted(rows, key=lambda r: -r[1]):
+        hosts_text = f"{host:8.0f}" if host is not None else f"{'?':>8}"
+        terminalreporter.line(f"{scenario:<20} {wall:8.0f} {ctl:11.0f} {hosts_text}")
+    total_host = sum(r[3] or 0 for r in rows)
+    terminalreporter.line(f"{'total':<20} {sum(r[1] for r in rows):8.0f} {sum(r[2] for r in rows):11.0f} {total_host:8.0f}")
