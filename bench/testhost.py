@@ -97,6 +97,24 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def container_cpu(name: str) -> float | None:
+    """CPU seconds the named container used since it last started (its cgroup: v1 cpuacct or v2
+    cpu.stat); None when it is gone or its cgroup cannot be read."""
+    found = subprocess.run(["podman", "inspect", "-f", "{{.State.CgroupPath}}", name],
+                           capture_output=True, text=True, check=False)
+    cgroup = found.stdout.strip().lstrip("/")
+    if found.returncode != 0 or not cgroup:
+        return None
+    v1 = Path("/sys/fs/cgroup/cpuacct", cgroup, "cpuacct.usage")
+    if v1.is_file():
+        return int(v1.read_text()) / 1e9
+    v2 = Path("/sys/fs/cgroup", cgroup, "cpu.stat")
+    if v2.is_file():
+        stat = dict(line.split() for line in v2.read_text().splitlines())
+        return int(stat["usage_usec"]) / 1e6
+    return None
+
+
 @dataclass
 class Run:
     seconds: float

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+
+from bench.testhost import children_cpu
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / ".artifacts"
@@ -20,7 +21,7 @@ def run_logged(cmd: list[str], name: str, cwd: Path = REPO, timeout: int = 3600,
     """Run a command, keep its full log under .artifacts/, return (exit code, output)."""
     ARTIFACTS.mkdir(exist_ok=True)
     env = dict(os.environ, ANSIBLE_FORCE_COLOR="false", PY_COLORS="0", NO_COLOR="1", **extra_env)
-    before, start = _children_cpu(), time.monotonic()
+    before, start = children_cpu(), time.monotonic()
     proc = subprocess.run(
         cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -28,13 +29,8 @@ def run_logged(cmd: list[str], name: str, cwd: Path = REPO, timeout: int = 3600,
     (ARTIFACTS / f"{name}.log").write_text(out)
     # The controller's side of the run (every process it waited for: ansible-playbook, ssh, pytest).
     (ARTIFACTS / f"{name}.cpu.json").write_text(json.dumps(
-        {"wall_s": round(time.monotonic() - start, 1), "controller_cpu_s": round(_children_cpu() - before, 1)}))
+        {"wall_s": round(time.monotonic() - start, 1), "controller_cpu_s": round(children_cpu() - before, 1)}))
     return proc.returncode, out
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def tail(text: str, lines: int = 80) -> str:

@@ -45,7 +45,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from bench.testhost import ENV, REPO, TestHost, children_cpu, connection_vars, sh
+from bench.testhost import (
+    ENV,
+    REPO,
+    TestHost,
+    children_cpu,
+    connection_vars,
+    container_cpu,
+    sh,
+)
 
 _spec = importlib.util.spec_from_file_location("build_repo", REPO / "tests/fixtures/nvidia_repo_standin/build_repo.py")
 assert _spec and _spec.loader
@@ -175,18 +183,13 @@ class Fleet:
         return out
 
     def cpu_seconds(self) -> float:
-        """CPU time used so far by everything in the hosts' containers (cgroup v1 cpuacct or v2)."""
+        """CPU time used so far by everything in the hosts' containers."""
         total = 0.0
         for h in self.hosts:
-            cgroup = sh(["podman", "inspect", "-f", "{{.State.CgroupPath}}", h.name]).stdout.strip()
-            v1 = Path(f"/sys/fs/cgroup/cpuacct{cgroup}/cpuacct.usage")
-            if v1.exists():
-                total += int(v1.read_text()) / 1e9
-                continue
-            usage = re.search(r"^usage_usec (\d+)", Path(f"/sys/fs/cgroup{cgroup}/cpu.stat").read_text(), re.MULTILINE)
-            if usage is None:
-                raise RuntimeError(f"no CPU usage for {h.name} in its cgroup {cgroup}")
-            total += int(usage.group(1)) / 1e6
+            used = container_cpu(h.name)
+            if used is None:
+                raise RuntimeError(f"no CPU usage for {h.name} in its cgroup")
+            total += used
         return total
 
     def reset_rollout(self) -> None:
