@@ -43,7 +43,7 @@ def tail(text: str, lines: int = 80) -> str:
 # Unknown scenarios count as 5.
 SCENARIO_MINUTES = {
     "rolling_faults": 15.4, "lifecycle": 13.5, "postgresql_ha": 11, "postgresql": 6.5, "vllm": 5.1,
-    "bad_input": 3.9, "cost_agent": 2.6, "observability": 2.2, "pgvector_upgrade": 1.9, "nvidia_stack": 1.9,
+    "bad_input": 3.9, "cost_agent": 3.6, "pgvector_upgrade": 1.9, "nvidia_stack": 1.9,
     "site": 1.7, "gpu_validate": 1.6, "control_node": 1.6, "check_mode": 1.1, "colostack_runtime": 1.4,
     "host_storage": 1.1, "nvidia_distro": 0.8,
 }

@@ -1,11 +1,12 @@
-"""observability scenario: Prometheus on obs-mon scrapes real targets on obs-node and a real alert fires.
+"""Prometheus on cost-ops scrapes real targets on both hosts and a real alert fires.
 
-obs-node runs Debian's node_exporter and the vLLM STAND-IN (tests/fixtures/vllm_standin) behind the
-vllm role's real nginx TLS proxy; obs-mon runs Debian's Prometheus with colostack's rules
-(prometheus_alert_for_down 20s, 5 s scrapes). What this proves: the scrape configuration built from
-the inventory reaches its targets (TLS checked against the nodes' certificates), the rules load, and
-ColostackVllmDown goes pending, fires and resolves on a real outage. What it does not prove: real
-vLLM's metric values (the stand-in serves a subset of the names).
+cost-node runs Debian's node_exporter and the vLLM STAND-IN (tests/fixtures/vllm_standin) behind the
+vllm role's real nginx TLS proxy; cost-ops runs Debian's Prometheus with colostack's rules
+(prometheus_alert_for_down 20s, 5 s scrapes), node_exporter and the gateway's HAProxy. What this
+proves: the scrape configuration built from the inventory reaches its targets (TLS checked against
+the nodes' certificates), the rules load, and ColostackVllmDown goes pending, fires and resolves on
+a real outage. What it does not prove: real vLLM's metric values (the stand-in serves a subset of
+the names). It runs after the cost tests (file order): they bill the pids vLLM had at converge.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ RULES = (REPO / "roles/prometheus/templates/colostack.rules.yml.j2").read_text()
 
 @pytest.fixture(scope="module")
 def mon() -> Any:
-    return ssh_host("obs-mon")
+    return ssh_host("cost-ops")
 
 
 @pytest.fixture(scope="module")
 def node() -> Any:
-    return ssh_host("obs-node")
+    return ssh_host("cost-node")
 
 
 def api(mon: Any, path: str) -> Any:
@@ -63,7 +64,7 @@ def targets(mon: Any) -> dict[tuple[str, str], dict[str, Any]]:
 
 def vllm_down_state(mon: Any) -> str:
     alerts = [a for a in api(mon, "alerts")["alerts"]
-              if a["labels"]["alertname"] == "ColostackVllmDown" and a["labels"]["instance"] == "obs-node"]
+              if a["labels"]["alertname"] == "ColostackVllmDown" and a["labels"]["instance"] == "cost-node"]
     return alerts[0]["state"] if alerts else "inactive"
 
 
@@ -82,13 +83,15 @@ def test_node_exporter_serves_the_textfile_directory_the_validator_writes_to(nod
 def test_prometheus_scrapes_node_exporters_and_vllm_over_tls(mon: Any) -> None:
     found = wait_for(lambda: (t := targets(mon)) and all(x["health"] == "up" for x in t.values()) and t,
                      90, "every target up")
-    assert set(found) == {("node", "obs-mon"), ("node", "obs-node"), ("vllm", "obs-node"), ("vllm", "obs-node/embed")}
-    assert found[("vllm", "obs-node")]["scrapeUrl"] == "https://obs-node:443/metrics"
+    assert set(found) == {("node", "cost-ops"), ("node", "cost-node"), ("vllm", "cost-node"),
+                          ("vllm", "cost-node/embed"), ("haproxy", "cost-ops")}
+    assert found[("vllm", "cost-node")]["scrapeUrl"] == "https://cost-node:443/metrics"
     # The node's second model (vllm_instances) on its own proxy port.
-    assert found[("vllm", "obs-node/embed")]["scrapeUrl"] == "https://obs-node:8444/metrics"
-    assert found[("node", "obs-node")]["labels"]["gpu_node"] == "true"
+    assert found[("vllm", "cost-node/embed")]["scrapeUrl"] == "https://cost-node:8444/metrics"
+    assert found[("node", "cost-node")]["labels"]["gpu_node"] == "true"
+    assert found[("haproxy", "cost-ops")]["scrapeUrl"] == "http://cost-ops:8404/metrics"
     series = api(mon, "query?query=vllm:num_requests_running")["result"]
-    assert sorted(s["metric"]["instance"] for s in series) == ["obs-node", "obs-node/embed"]
+    assert sorted(s["metric"]["instance"] for s in series) == ["cost-node", "cost-node/embed"]
 
 
 def test_every_rule_of_the_template_is_loaded(mon: Any) -> None:
@@ -114,7 +117,7 @@ def test_vllm_down_goes_pending_then_firing_then_resolves(mon: Any, node: Any) -
         node.run_expect([0], "systemctl start vllm")
     wait_for(lambda: vllm_down_state(mon) == "inactive", 90, "ColostackVllmDown resolved")
     resolved = time.monotonic()
-    assert targets(mon)[("vllm", "obs-node")]["health"] == "up"
+    assert targets(mon)[("vllm", "cost-node")]["health"] == "up"
     # For the record (the scenario's log does not show passing tests' output).
     (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "vllm-down-timings.txt").write_text(
         f"pending {pending - stopped:.0f} s after stop, firing {firing - pending:.0f} s after pending, "
