@@ -50,9 +50,10 @@ lint: venv
 docs: venv
 	$(VENV)/bin/python python/tools/role_docs.py
 
-# The quick lane for the edit-test loop: lint, unit and property tests, no test hosts.
+# The quick lane for the edit-test loop: lint, unit and property tests, no test hosts and no
+# end-to-end rollouts against the Redfish emulator (make test runs those).
 check: deps venv
-	$(VENV)/bin/pytest -m 'not molecule' -n 2 --dist worksteal
+	$(VENV)/bin/pytest -m 'not molecule and not integration' -n 2 --dist worksteal
 
 # The venv (from PyPI) and the images (from Debian) are made side by side on a fresh machine.
 hosts-and-venv: deps

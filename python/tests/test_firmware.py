@@ -29,7 +29,9 @@ GPU_IMAGE = {"HGX_FW_GPU_0": "96.00.AF.00.01", "HGX_FW_BMC_0": "24.10-1"}
 CX7_IMAGE = {"CX7_0": "28.43.1014"}
 IN_WINDOW = "2026-06-06T03:00+02:00"  # Saturday, inside Sat 02:00 + 4h Europe/Berlin
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+# Whole rollouts with real waits (3 min on 2 cores): make test runs them, the quick lane does not.
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")]
 
 
 class Emulator:
