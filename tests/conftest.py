@@ -39,7 +39,7 @@ def tail(text: str, lines: int = 80) -> str:
 
 # Minutes each Molecule scenario took in a full `make test` on the 2-core machine (two at a time;
 # run of 2026-12-03 at f731fc5, less what later changes saved: postgresql's three role runs fewer,
-# check_mode's idempotence step). They split the scenarios into the two workers' halves.
+# check_mode's idempotence step). They split the scenarios into the workers' shares.
 # Unknown scenarios count as 5.
 SCENARIO_MINUTES = {
     "rolling_faults": 15.4, "lifecycle": 13.5, "postgresql_ha": 11, "postgresql": 6.5, "vllm": 5.1,
@@ -58,10 +58,19 @@ def _group(item: pytest.Item) -> tuple[str, float]:
     return item.nodeid.split("::")[0], 3
 
 
+def _chunk_sizes(total: int, workers: int) -> list[int]:
+    """How many items `--dist worksteal` first sends each worker, in order (xdist's check_schedule)."""
+    sizes: list[int] = []
+    for remaining in range(workers, 0, -1):
+        sizes.append((total - sum(sizes)) // remaining)
+    return sizes
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Two even halves for `pytest -n 2 --dist worksteal` (make test), which gives each worker one
-    contiguous half and steals from the end: the Molecule tests split between the halves by
-    expected time (longest first, each to the lighter half), at the front, where nothing steals them."""
+    """Even shares for `pytest -n N --dist worksteal` (make test), which gives each worker one
+    contiguous chunk and steals from the end: the Molecule tests split between the chunks by
+    expected time (longest first, each to the lightest chunk), at the front, where nothing steals
+    them; the quick tests fill each chunk up to its size."""
     groups: dict[str, list[pytest.Item]] = {}
     minutes: dict[str, float] = {}
     for item in items:
@@ -70,20 +79,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             groups.setdefault(key, []).append(item)
     if not groups:
         return
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "2")))
     quick = [i for i in items if not i.get_closest_marker("molecule")]
-    halves: tuple[list[str], list[str]] = ([], [])
+    shares: list[list[str]] = [[] for _ in range(workers)]
     for key in sorted(groups, key=minutes.__getitem__, reverse=True):
-        min(halves, key=lambda h: sum(minutes[k] for k in h)).append(key)
-    first, second = ([i for k in h for i in groups[k]] for h in halves)
-    cut = max(0, len(items) // 2 - len(first))
-    items[:] = first + quick[:cut] + second + quick[cut:]
+        min(shares, key=lambda share: sum(minutes[k] for k in share)).append(key)
+    ordered: list[pytest.Item] = []
+    for share, size in zip(shares, _chunk_sizes(len(items), workers)):
+        slow = [i for k in share for i in groups[k]]
+        fill = max(0, size - len(slow))
+        ordered += slow + quick[:fill]
+        quick = quick[fill:]
+    items[:] = ordered + quick
 
 
 _STARTED = pytest.StashKey[float]()
+_CPU_TICKS = pytest.StashKey[list[int]]()
+
+
+def _cpu_ticks() -> list[int]:
+    """The machine's CPU time so far, all cores: user nice system idle iowait irq softirq steal."""
+    return [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STARTED] = time.time()
+    config.stash[_CPU_TICKS] = _cpu_ticks()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -109,3 +130,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         terminalreporter.line(f"{scenario:<20} {wall:8.0f} {ctl:11.0f} {hosts_text}")
     total_host = sum(r[3] or 0 for r in rows)
     terminalreporter.line(f"{'total':<20} {sum(r[1] for r in rows):8.0f} {sum(r[2] for r in rows):11.0f} {total_host:8.0f}")
+    # Whether more workers could help: a machine that was busy all along gains nothing from them.
+    start: list[int] = config.stash[_CPU_TICKS]
+    used = [now - then for now, then in zip(_cpu_ticks(), start)]
+    busy = used[0] + used[1] + used[2] + used[5] + used[6]
+    share = {"busy": busy, "iowait": used[4], "idle": used[3], "steal": used[7]}
+    terminalreporter.line("machine CPU during the run (all cores): " + ", ".join(
+        f"{name} {100 * ticks / max(1, sum(used)):.0f}%" for name, ticks in share.items()))
